@@ -1,0 +1,296 @@
+"""The link: the one place where a transport meets a framer.
+
+* one outstanding request per bus (an ``asyncio.Lock``),
+* a per-request timeout and bounded retries (timeouts and corrupted replies are retried,
+  explicit error replies are not),
+* the framer's ``min_silence`` (Modbus t3.5) honoured before every write,
+* a reader task for streaming transports that feeds the framer and wakes it at its deadlines,
+* a trace hook ``(direction, bytes, monotonic time)`` for debugging, and counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .errors import CRCError, FramingError, ProtocolTimeoutError, TransportClosedError, TransportError
+from .framing.base import Frame, FrameError, Framer, FrameResult
+from .transport.base import Transport
+
+log = logging.getLogger(__name__)
+
+TraceHook = Callable[[str, bytes, float], None]
+Matcher = Callable[[Frame], bool]
+
+_CLOSED = object()
+
+
+@dataclass(slots=True)
+class LinkStats:
+    requests: int = 0
+    replies: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    crc_errors: int = 0
+    frame_errors: int = 0
+    unmatched: int = 0
+    unsolicited: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    last_latency: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Link:
+    def __init__(
+        self,
+        transport: Transport,
+        framer: Framer,
+        *,
+        timeout: float = 1.0,
+        retries: int = 1,
+        trace: TraceHook | None = None,
+        on_unsolicited: Callable[[Frame], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.transport = transport
+        self.framer = framer
+        self.timeout = timeout
+        self.retries = retries
+        self.trace = trace
+        self.on_unsolicited = on_unsolicited
+        self.clock = clock
+        self.stats = LinkStats()
+        self._lock = asyncio.Lock()
+        self._queue: asyncio.Queue[FrameResult | object] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self._pending = False
+        self._last_activity = -1e9
+        self._failure: TransportError | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.transport.is_open and self._failure is None
+
+    async def open(self) -> None:
+        if self.transport.is_open and self._failure is None:
+            return
+        if self.transport.is_open:
+            await self.close()
+        self._failure = None
+        self._queue = asyncio.Queue()
+        self.framer.reset()
+        await self.transport.open()
+        if self.transport.streaming:
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read_loop(), name=f"ionpy-link-reader:{self.transport.describe().get('type', '?')}")
+
+    async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        await self.transport.close()
+        self.framer.reset()
+
+    async def __aenter__(self) -> Link:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- requests ---------------------------------------------------------------------------
+    async def request(
+        self,
+        payload: bytes,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        expect_reply: bool = True,
+        match: Matcher | None = None,
+    ) -> Frame | None:
+        """Send ``payload`` (the framer encodes it) and return the matching reply frame.
+
+        Raises :class:`ProtocolTimeoutError`, :class:`CRCError` or :class:`FramingError` once the
+        retries are used up, and :class:`TransportError` at once when the connection is lost.
+        """
+        timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
+        async with self._lock:
+            last: Exception | None = None
+            for attempt in range(retries + 1):
+                if attempt:
+                    self.stats.retries += 1
+                try:
+                    return await self._exchange(payload, timeout, expect_reply, match)
+                except (ProtocolTimeoutError, CRCError, FramingError) as exc:
+                    last = exc
+            assert last is not None
+            raise last
+
+    async def send(self, payload: bytes) -> None:
+        """Send without waiting for a reply (commands that never answer)."""
+        await self.request(payload, expect_reply=False, retries=0)
+
+    async def _exchange(self, payload: bytes, timeout: float, expect_reply: bool,
+                        match: Matcher | None) -> Frame | None:
+        self._raise_if_failed()
+        await self._honour_silence()
+        self._drain_stale()
+        wire = self.framer.encode(payload)
+        started = self.clock()
+        self.stats.requests += 1
+        self._pending = expect_reply
+        try:
+            self._trace("tx", wire, started)
+            await self.transport.write(wire)
+            self.stats.bytes_out += len(wire)
+            self._last_activity = self.clock()
+            if not expect_reply:
+                return None
+            frame = await self._await_reply(started + timeout, match, wire)
+            self.stats.replies += 1
+            self.stats.last_latency = self.clock() - started
+            return frame
+        except TransportError as exc:
+            self._failure = exc
+            raise
+        finally:
+            self._pending = False
+
+    async def _await_reply(self, deadline: float, match: Matcher | None, wire: bytes) -> Frame:
+        seen_error: FrameError | None = None
+        while True:
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                self.stats.timeouts += 1
+                if seen_error is not None:
+                    raise FramingError(f"no valid reply: {seen_error.kind} ({seen_error.detail})",
+                                       sent=wire, received=seen_error.raw)
+                raise ProtocolTimeoutError(f"no reply within {deadline - self._last_activity:.3g} s",
+                                           sent=wire)
+            item = await self._next_item(remaining)
+            if item is None:
+                continue
+            if item is _CLOSED:
+                self._raise_if_failed()
+                raise TransportClosedError("connection closed while waiting for a reply")
+            if isinstance(item, FrameError):
+                if item.kind in ("crc", "checksum"):
+                    self.stats.crc_errors += 1
+                    raise CRCError(f"reply failed its {item.kind} check: {item.detail}",
+                                   sent=wire, received=item.raw)
+                self.stats.frame_errors += 1
+                seen_error = item
+                continue
+            assert isinstance(item, Frame)
+            if match is not None and not match(item):
+                self.stats.unmatched += 1
+                continue
+            return item
+
+    async def _next_item(self, remaining: float) -> FrameResult | object | None:
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        if self.transport.streaming:
+            try:
+                return await asyncio.wait_for(self._queue.get(), remaining)
+            except TimeoutError:
+                return None
+        # message-based transport: read on demand
+        try:
+            data = await asyncio.wait_for(self.transport.read(), remaining)
+        except TimeoutError:
+            return None
+        for result in self._feed(data):
+            self._queue.put_nowait(result)
+        deadline = self.framer.next_deadline()
+        if deadline is not None and self._queue.empty():
+            await asyncio.sleep(max(0.0, deadline - self.clock()))
+            for result in self.framer.poll(self.clock()):
+                self._queue.put_nowait(result)
+        return self._queue.get_nowait() if not self._queue.empty() else None
+
+    # --- reader -----------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                deadline = self.framer.next_deadline()
+                if deadline is None:
+                    data = await self.transport.read()
+                else:
+                    wait = deadline - self.clock()
+                    try:
+                        data = await asyncio.wait_for(self.transport.read(), max(wait, 0.0))
+                    except TimeoutError:
+                        self._dispatch(self.framer.poll(self.clock()))
+                        continue
+                self._dispatch(self._feed(data))
+        except TransportError as exc:
+            self._failure = exc
+            log.debug("link reader stopped: %s", exc)
+            self._queue.put_nowait(_CLOSED)
+
+    def _feed(self, data: bytes) -> list[FrameResult]:
+        now = self.clock()
+        self.stats.bytes_in += len(data)
+        self._last_activity = now
+        self._trace("rx", data, now)
+        return self.framer.feed(data, now)
+
+    def _dispatch(self, results: list[FrameResult]) -> None:
+        for result in results:
+            if self._pending:
+                self._queue.put_nowait(result)
+            elif isinstance(result, Frame):
+                self.stats.unsolicited += 1
+                if self.on_unsolicited is not None:
+                    try:
+                        self.on_unsolicited(result)
+                    except Exception:  # a callback must never kill the reader
+                        log.exception("on_unsolicited callback failed")
+            else:
+                self.stats.frame_errors += 1
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _drain_stale(self) -> None:
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _CLOSED:
+                self._queue.put_nowait(item)
+                return
+
+    def _raise_if_failed(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if not self.transport.is_open:
+            raise TransportClosedError("link is not open", hint="Connect the device first.")
+
+    async def _honour_silence(self) -> None:
+        silence = getattr(self.framer, "min_silence", 0.0)
+        if silence > 0:
+            wait = self._last_activity + silence - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    def _trace(self, direction: str, data: bytes, when: float) -> None:
+        if self.trace is None:
+            return
+        try:
+            self.trace(direction, data, when)
+        except Exception:
+            log.exception("trace hook failed")
