@@ -124,7 +124,10 @@ class EntityDescription:
         return self._validate_number(value)
 
     def _validate_number(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or value is None:
+            raise LimitError(f"{self.label} expects a number, got {value!r}", entity=self.key,
+                             hint=f"Give a number in {self.unit or 'the entity unit'}.")
+        if not isinstance(value, int | float):
             try:
                 value = float(value)
             except (TypeError, ValueError):

@@ -1,0 +1,34 @@
+# Everything behind the README's commands. Works on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv test lint demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,bench,notebook]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ionpy)" >/dev/null
+	touch $(STAMP)
+
+## The README's test command: install everything, lint, run the whole suite.
+test: venv
+	$(VENV)/bin/ruff check ionpy_widgets tests benchmarks
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check ionpy_widgets tests benchmarks
+
+## The README's demo command: JupyterLab on the quickstart notebook with simulated instruments.
+demo: venv
+	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
+
+bench: venv
+	$(PY) benchmarks/bench_modbus_poll.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
