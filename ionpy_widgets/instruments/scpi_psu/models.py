@@ -46,6 +46,10 @@ class ModelSpec:
     firmware: str = "1.0"
 
     @property
+    def name(self) -> str:
+        return self.model
+
+    @property
     def channel_count(self) -> int:
         return len(self.channels)
 

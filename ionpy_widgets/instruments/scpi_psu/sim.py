@@ -59,9 +59,11 @@ class ChannelState:
 
 class ScpiPsuSimulator(Simulator):
     """Simulated SCPI PSU. ``model`` is a name from :mod:`.models` (``"DP832"``, ``"E36312A"``,
-    ``"E36103B"``, ``"SPD3303X"``, ``"SCPI PSU"``) or a :class:`ModelSpec`."""
+    ``"E36103B"``, ``"SPD3303X"``, ``"SCPI PSU"``) or a :class:`ModelSpec`; ``load_ohms`` one
+    resistance for every channel or a per-channel list (default 10 Ω each; ``None`` = open)."""
 
-    def __init__(self, model: str | ModelSpec = "DP832", *, load_ohms: Sequence[float | None] | None = None,
+    def __init__(self, model: str | ModelSpec = "DP832", *,
+                 load_ohms: float | Sequence[float | None] | None = None,
                  noise: float = 0.0, seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(clock=clock)
         self.model = model_by_name(model) if isinstance(model, str) else model
@@ -69,7 +71,9 @@ class ScpiPsuSimulator(Simulator):
         self.channels = [ChannelState(c.v_max, c.i_max) for c in self.model.channels]
         for ch in self.channels:
             ch.reset()
-        self.load_ohms: list[float | None] = list(load_ohms) if load_ohms is not None else [10.0] * count
+        if load_ohms is None or isinstance(load_ohms, int | float):
+            load_ohms = [10.0 if load_ohms is None else float(load_ohms)] * count
+        self.load_ohms: list[float | None] = list(load_ohms)
         if len(self.load_ohms) != count:
             raise ValueError(f"load_ohms needs {count} entries for {self.model.model}")
         self.noise = noise
