@@ -1,0 +1,153 @@
+"""Serial ports through pyserial-asyncio-fast (see docs/decisions/0002-serial-library.md).
+
+pyserial-asyncio-fast opens and closes the port in an executor and then reads through the event
+loop's file-descriptor watcher, so nothing here blocks the loop. Open failures are mapped by
+:func:`open_error` to errors a user can act on: a missing device lists the ports that do exist,
+a permission problem explains the ``dialout`` group, a locked port names the port.
+
+pyserial is imported lazily so that ``ionpy_widgets.transport`` imports without it; the registry
+reports the transport as unavailable instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import (
+    PortBusyError,
+    PortNotFoundError,
+    PortPermissionError,
+    TransportClosedError,
+    TransportError,
+    TransportUnavailableError,
+)
+from .address import SerialParams
+from .base import TransportBase
+
+_NOT_FOUND = (errno.ENOENT, errno.ENODEV, errno.ENXIO)
+_DENIED = (errno.EACCES, errno.EPERM)
+_BUSY = (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK)
+
+
+def list_port_names() -> list[str]:
+    """Device names of the serial ports pyserial can see (``/dev/ttyUSB0``, ``COM3``, ...)."""
+    from serial.tools import list_ports
+
+    return sorted(port.device for port in list_ports.comports())
+
+
+def open_error(exc: BaseException, port: str, existing_ports: Sequence[str] = ()) -> TransportError:
+    """Map a failure to open ``port`` to the matching :class:`TransportError` with a hint.
+
+    ``existing_ports`` (from :func:`list_port_names`) is listed when the port does not exist.
+    """
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code in _NOT_FOUND or isinstance(exc, FileNotFoundError):
+        listing = ", ".join(existing_ports) if existing_ports else "none found"
+        return PortNotFoundError(
+            f"serial port {port} does not exist",
+            hint=f"Ports that exist now: {listing}. Check the cable and the device path; "
+                 "/dev/serial/by-id/... names survive re-plugging.",
+            port=port, ports=list(existing_ports))
+    if code in _DENIED or isinstance(exc, PermissionError):
+        return PortPermissionError(
+            f"no permission to open serial port {port}",
+            hint="Linux: add yourself to the dialout group (`sudo usermod -aG dialout $USER`), then log out "
+                 "and back in. Windows: 'Access is denied' usually means another program has the port open.",
+            port=port)
+    if code in _BUSY or "exclusively lock" in text:
+        return PortBusyError(
+            f"serial port {port} is busy: another program, or another ionpy device, holds it",
+            hint="Close the other program (serial monitor, another notebook, ModemManager) or remove the "
+                 "other device that uses this port.",
+            port=port)
+    return TransportError(f"could not open serial port {port}: {text}",
+                          hint="Check the port settings and that the device is plugged in.", port=port)
+
+
+class SerialTransport(TransportBase):
+    """A serial port as a byte stream. ``read`` returns whatever bytes have arrived (at least one)."""
+
+    type_name = "serial"
+    streaming = True
+
+    def __init__(self, params: SerialParams) -> None:
+        super().__init__()
+        self.params = params
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        await self.close()  # release anything left over from a lost connection
+        try:
+            import serial
+            import serial_asyncio_fast
+        except ImportError as exc:
+            raise TransportUnavailableError(f"serial support is not installed ({exc.name} missing)",
+                                            hint="pip install pyserial pyserial-asyncio-fast") from exc
+        p = self.params
+        try:
+            self._reader, self._writer = await serial_asyncio_fast.open_serial_connection(
+                url=p.port, baudrate=p.baudrate, bytesize=p.bytesize, parity=p.parity, stopbits=p.stopbits,
+                exclusive=p.exclusive)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            existing: list[str] = []
+            if getattr(exc, "errno", None) in _NOT_FOUND:
+                existing = await asyncio.get_running_loop().run_in_executor(None, list_port_names)
+            raise open_error(exc, p.port, existing) from exc
+        self._open = True
+
+    async def close(self) -> None:
+        """Close the port (idempotent). Waits until pyserial has really released the device."""
+        writer, self._writer, self._reader = self._writer, None, None
+        self._open = False
+        if writer is None:
+            return
+        writer.close()
+        with contextlib.suppress(Exception):  # the loss was already reported by read/write
+            await writer.wait_closed()
+
+    async def read(self, max_bytes: int = 4096) -> bytes:
+        reader = self._reader
+        if reader is None:
+            raise TransportClosedError(f"serial port {self.params.port} is not open")
+        try:
+            data = await reader.read(max_bytes)
+        except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
+            self._open = False
+            raise TransportClosedError(f"serial port {self.params.port} was lost: {exc}",
+                                       port=self.params.port) from exc
+        if not data:
+            self._open = False
+            raise TransportClosedError(f"serial port {self.params.port} closed", port=self.params.port)
+        return data
+
+    async def write(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is None or not self._open or writer.is_closing():
+            self._open = False
+            raise TransportClosedError(f"serial port {self.params.port} is not open", port=self.params.port)
+        try:
+            writer.write(data)
+            await writer.drain()
+            failed = writer.is_closing()  # pyserial-asyncio-fast aborts on a write error instead of raising
+        except (OSError, ConnectionError) as exc:
+            self._open = False
+            raise TransportClosedError(f"serial port {self.params.port} was lost: {exc}",
+                                       port=self.params.port) from exc
+        if failed:
+            self._open = False
+            raise TransportClosedError(f"serial port {self.params.port} was lost while writing",
+                                       port=self.params.port)
+
+    def describe(self) -> dict[str, Any]:
+        p = self.params
+        return {"type": self.type_name, "port": p.port, "baudrate": p.baudrate,
+                "format": f"{p.bytesize}{p.parity}{p.stopbits}"}
