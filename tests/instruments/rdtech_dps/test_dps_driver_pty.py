@@ -22,6 +22,7 @@ from ionpy_widgets.instruments.rdtech_dps.sim import DpsSimulator
 from ionpy_widgets.instruments.simhost import PtyServer
 from ionpy_widgets.link import Link
 from ionpy_widgets.transport.address import SerialParams
+from ionpy_widgets.transport.registry import make_transport
 from ionpy_widgets.transport.serial import SerialTransport
 
 
@@ -40,7 +41,8 @@ class Bench:
 async def bench(sim: DpsSimulator, *, slave_id: int = 1, timeout: float = 0.5,
                 retries: int = 1) -> AsyncIterator[Bench]:
     async with PtyServer(sim) as server:
-        transport = SerialTransport(SerialParams(port=server.path, baudrate=9600))
+        transport = make_transport("serial", {"port": server.path, "baudrate": 9600})
+        assert isinstance(transport, SerialTransport)
         link = Link(transport, ModbusRtuFramer(role="master", baudrate=9600), timeout=timeout, retries=retries)
         rig = Bench(DPSDriver(link, options={"slave_id": slave_id}), sim, link)
         link.trace = lambda direction, data, _when: rig.trace.append((direction, data))
