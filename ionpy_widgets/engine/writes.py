@@ -1,0 +1,91 @@
+"""Validated writes and emergency stop for a managed device.
+
+A write is validated against the entity table (and the identified model's limits) *before* the
+device is asked for anything, so an out-of-range value fails the same way whether the instrument
+is online or not, and no byte is ever sent for an invalid value. Every attempt is published as a
+``write`` system event carrying its ``source`` (for the journal), successful or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DeviceUnavailableError, IonpyError
+from .events import SystemEvent, SystemKind
+from .poller import normalise_error
+
+if TYPE_CHECKING:
+    from ..driver.base import Driver
+    from .bus import EventBus
+    from .config import DeviceConfig
+    from .settings import EngineSettings
+
+
+class WriteMixin:
+    """Write support for :class:`~.device.ManagedDevice` (uses its state, driver, bus and settings)."""
+
+    id: str
+    config: DeviceConfig
+    bus: EventBus
+    settings: EngineSettings
+    state: Any
+    last_error: IonpyError | None
+    driver: Driver | None
+
+    def _require_online(self) -> Driver:
+        driver = self.driver
+        state = str(self.state)
+        if driver is None or state != "online":
+            if state == "disabled":
+                hint = f"Device {self.id} is disabled in the config; set `enabled: true` to use it."
+            elif state == "error" and self.last_error is not None:
+                hint = self.last_error.hint or "Fix the device configuration."
+            else:
+                reason = f" ({self.last_error.message})" if self.last_error is not None else ""
+                hint = f"The engine keeps reconnecting{reason}; `await lab.wait_online({self.id!r})` waits for it."
+            raise DeviceUnavailableError(f"device {self.id} is {state}", device=self.id, state=state, hint=hint)
+        return driver
+
+    async def write(self, key: str, value: Any, *, source: str = "code") -> Any:
+        """Validate, then write ``value`` to entity ``key``; returns the value actually written."""
+        try:
+            driver = self.driver
+            if driver is not None:
+                driver.entity(key).validate(value)  # before anything else: unknown key, read-only, limits
+            driver = self._require_online()
+            async with asyncio.timeout(self.settings.poll_timeout):
+                written = await driver.write(key, value)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = exc if isinstance(exc, IonpyError) else normalise_error(exc, self.id, self.config.driver)
+            self._publish_write(key, value, source, ok=False, error=error.to_dict())
+            if error is exc:
+                raise
+            raise error from exc
+        self._publish_write(key, written, source, ok=True, requested=value)
+        return written
+
+    async def outputs_off(self) -> list[str]:
+        """Switch every output of this device off (emergency stop); returns the keys switched."""
+        driver = self._require_online()
+        async with asyncio.timeout(self.settings.poll_timeout):
+            switched = await driver.outputs_off()
+        for key in switched:
+            self._publish_write(key, False, "emergency_stop", ok=True)
+        return switched
+
+    def _publish_write(self, key: str, value: Any, source: str, *, ok: bool, **extra: Any) -> None:
+        payload = {"key": key, "value": _jsonable(value), "source": source, "ok": ok}
+        payload.update({k: _jsonable(v) if k == "requested" else v for k, v in extra.items()})
+        self.bus.publish(SystemEvent(SystemKind.WRITE, self.id, payload))
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+__all__ = ["WriteMixin"]
