@@ -122,16 +122,10 @@ def _driver_rows() -> list[dict[str, Any]]:
 
 
 def _transport_rows() -> list[dict[str, Any]]:
-    try:
-        from .transport.registry import list_transports
-    except ImportError as exc:
-        return [{"name": "*", "available": False, "reason": f"transport registry not importable: {exc}"}]
-    rows = []
-    for entry in list_transports():
-        data = entry.to_dict() if hasattr(entry, "to_dict") else dict(vars(entry))
-        rows.append({"name": data.get("name", "?"), "available": bool(data.get("available")),
-                     "reason": data.get("reason", "") or ""})
-    return rows
+    from .transport.registry import list_transports
+
+    return [{"name": t.name, "available": t.available, "reason": t.reason, "description": t.description}
+            for t in list_transports()]
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -157,7 +151,8 @@ def _info(args: argparse.Namespace) -> int:
         out.append(f"  {d['name']:<14} {what}")
     out += ["", "Transports:"]
     for t in data["transports"]:
-        out.append(f"  {t['name']:<14} {'available' if t['available'] else 'unavailable: ' + t['reason']}")
+        state = f"available      {t['description']}" if t["available"] else f"unavailable: {t['reason']}"
+        out.append(f"  {t['name']:<14} {state}")
     out += ["", "Simulators (ionpy simulate <name>):"]
     for s in data["simulators"]:
         out.append(f"  {s['name']:<14} {('ERROR ' + s['error']) if 'error' in s else s['description']}")
@@ -169,11 +164,15 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _sim_options(args: argparse.Namespace) -> dict[str, Any]:
+    from .instruments.catalog import simulator_options
+
     options: dict[str, Any] = {}
     if args.model is not None:
         options["model"] = args.model
     if args.load_ohms is not None:
         options["load_ohms"] = args.load_ohms
+    if args.baud_emulate and "baudrate" in (simulator_options(args.family) or ()):
+        options["baudrate"] = args.baud_emulate  # the simulator's own t3.5 follows the emulated rate
     return options
 
 
@@ -232,7 +231,7 @@ async def _serve(sim: Any, args: argparse.Namespace, tcp: tuple[str, int] | None
             info["slave"] = slave
         detail = []
         if tcp is None:
-            baud = args.baud_emulate or getattr(sim, "baud", None) or 9600
+            baud = args.baud_emulate or getattr(sim, "baudrate", None) or 9600
             detail.append(f"{baud} 8N1" + (", wire time emulated" if args.baud_emulate else ""))
         elif args.baud_emulate:
             detail.append(f"{args.baud_emulate} baud wire time emulated")

@@ -9,6 +9,7 @@ shows up as an error on that one entry instead of breaking the others).
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -102,6 +103,12 @@ def _accepted_options(cls: type[Simulator]) -> set[str] | None:
             if p.name != "self" and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
 
 
+def _summary(cls: type) -> str:
+    """First phrase of the class docstring, without reST markup or a trailing parenthesis."""
+    text = " ".join((inspect.getdoc(cls) or "").split()).replace("``", "")
+    return re.split(r"\s\(|\.\s|\.$", text, maxsplit=1)[0].strip()
+
+
 def list_simulators() -> list[SimulatorEntry]:
     """Every catalog entry, sorted by name; entries whose module fails to import carry ``error``."""
     entries = []
@@ -112,8 +119,7 @@ def list_simulators() -> list[SimulatorEntry]:
         except Exception as exc:  # one broken family must not hide the others
             entries.append(SimulatorEntry(name, target, error=f"{type(exc).__name__}: {exc}"))
             continue
-        doc = (inspect.getdoc(cls) or "").strip().splitlines()
-        entries.append(SimulatorEntry(name, target, description=doc[0] if doc else ""))
+        entries.append(SimulatorEntry(name, target, description=_summary(cls)))
     return entries
 
 
