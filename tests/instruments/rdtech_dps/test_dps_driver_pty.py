@@ -207,3 +207,22 @@ def test_class_metadata():
     persisted = {e.key for e in DPSDriver.ENTITIES.values() if e.persist}
     assert persisted == {"u_set", "i_set", "backlight"}
     assert DPSDriver.ENTITIES["output"].confirm
+
+
+async def test_user_path_through_the_stack_builder():
+    from ionpy_widgets.driver.stack import build_stack
+
+    async with PtyServer(DpsSimulator(model="DPS3005", load_ohms=5.0)) as server:
+        stack = build_stack("DPS5005", transport={"type": "serial", "params": {"port": server.path}},
+                            link_options={"timeout": 0.5})
+        assert isinstance(stack.driver, DPSDriver) and stack.driver.slave_id == 1
+        assert isinstance(stack.framer, ModbusRtuFramer) and stack.framer.role == "master"
+        try:
+            assert (await stack.driver.connect()).model == "DPS3005"
+            await stack.driver.write("output", True)
+            values = await stack.driver.poll()
+            assert (values["u_out"], values["i_out"], values["cv_cc"]) == (5.0, 1.0, 0)
+            with pytest.raises(LimitError):
+                await stack.driver.write("u_set", 31.0)
+        finally:
+            await stack.close()

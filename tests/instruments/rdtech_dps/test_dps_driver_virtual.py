@@ -77,3 +77,18 @@ async def test_dropped_replies_time_out_and_a_lost_peer_closes():
         await drv.identify()
         with pytest.raises(TransportClosedError):
             await drv.poll()
+
+
+async def test_virtual_simulator_through_the_stack_builder():
+    from ionpy_widgets.driver.stack import build_stack
+
+    stack = build_stack("DPS5005", transport={"type": "virtual",
+                                              "params": {"simulator": "dps5005", "model": "DPS5020", "chunk_size": 4}})
+    assert isinstance(stack.simulator, DpsSimulator)
+    try:
+        assert (await stack.driver.connect()).model == "DPS5020"
+        await stack.driver.write("i_set", 19.5)
+        assert stack.simulator.i_set == 19.5
+        assert (await stack.driver.poll())["i_set"] == 19.5
+    finally:
+        await stack.close()
