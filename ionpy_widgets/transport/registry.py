@@ -47,6 +47,10 @@ class TransportInfo:
     reason: str
     description: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "available": self.available, "reason": self.reason,
+                "description": self.description}
+
 
 def _missing(name: str) -> str:
     """Empty when every requirement of ``name`` imports, else why not and the pip command."""

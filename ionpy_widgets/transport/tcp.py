@@ -90,7 +90,7 @@ class TcpTransport(TransportBase):
             data = await reader.read(max_bytes)
         except OSError as exc:  # ConnectionResetError and friends
             self._open = False
-            raise TransportClosedError(f"connection to {self._where} was lost: {exc.strerror or exc}",
+            raise TransportClosedError(f"{self._where} was lost: {exc.strerror or exc}",
                                        host=self.params.host, port=self.params.port) from exc
         if not data:
             self._open = False
@@ -109,7 +109,7 @@ class TcpTransport(TransportBase):
             await writer.drain()
         except OSError as exc:
             self._open = False
-            raise TransportClosedError(f"connection to {self._where} was lost: {exc.strerror or exc}",
+            raise TransportClosedError(f"{self._where} was lost: {exc.strerror or exc}",
                                        host=self.params.host, port=self.params.port) from exc
 
     def describe(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import errno
 import importlib.util
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -50,6 +51,12 @@ def _backend_module(backend: str) -> tuple[str, str] | None:
     return None
 
 
+def _importable(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
+
+
 class VisaTransport(TransportBase):
     """One VISA resource. ``resource_manager`` (a ``pyvisa.ResourceManager``) overrides ``params.backend``."""
 
@@ -72,7 +79,7 @@ class VisaTransport(TransportBase):
         except ImportError as exc:
             raise TransportUnavailableError("pyvisa is not installed", hint="pip install pyvisa pyvisa-py") from exc
         needed = None if self._rm is not None else _backend_module(self.params.backend)
-        if needed is not None and importlib.util.find_spec(needed[0]) is None:
+        if needed is not None and not _importable(needed[0]):
             raise TransportUnavailableError(f"VISA backend {self.params.backend} needs {needed[0]}", hint=needed[1])
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ionpy-visa")
         try:
