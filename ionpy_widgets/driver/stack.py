@@ -151,10 +151,9 @@ def _framer(ftype: str, fparams: dict[str, Any], baudrate: Any) -> tuple[Framer,
         kwargs = {"baudrate": baudrate} if baudrate is not None else {}
         framer, leftover = make_framer(ftype, fparams, **kwargs)
     except FramerConfigError as exc:
-        fld = getattr(exc, "field", "") or ""
+        fld = exc.field if exc.field != ftype else ""
         path = "framing.type" if fld == "type" else (f"framing.params.{fld}" if fld else "framing.params")
-        raise ConfigValidationError(str(exc.args[0]) if exc.args else str(exc), path=path,
-                                    hint=getattr(exc, "hint", None) or None) from exc
+        raise ConfigValidationError(exc.message, path=path, hint=exc.hint or None) from exc
     return framer, dict(leftover)
 
 

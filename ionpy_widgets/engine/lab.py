@@ -1,0 +1,234 @@
+"""``Lab``: the facade a notebook uses. It runs on the loop that awaits it (the kernel's own loop
+inside Jupyter, the ``asyncio.run`` loop in a script) and returns at once while polling goes on
+in the background::
+
+    lab = await Lab.start("lab.yaml")        # creates the file if missing
+    psu = lab["DPS5005_1"]
+    await psu.write("u_set", 5.0)
+    await lab.stop()
+
+Re-running a notebook's setup cell is safe: labs are registered by the resolved config path
+(or by ``name=``; every dict config without a name shares the key ``"<dict>"``), and starting a
+lab stops the previous one with the same key first — no duplicate pollers, no port left open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Generator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeviceError
+from .bus import Callback, CallbackSubscription, EventBus, Subscription
+from .config import DeviceConfig, LabConfig, ensure_config_file, load_lab_config
+from .handle import DeviceHandle
+from .manager import DeviceManager
+from .settings import EngineSettings
+from .watchdog import LoopWatchdog
+
+log = logging.getLogger(__name__)
+
+ConfigSource = str | Path | Mapping[str, Any] | LabConfig | None
+
+#: Running labs by key (resolved config path, ``name=``, or ``"<dict>"``).
+_RUNNING: dict[str, Lab] = {}
+DICT_KEY = "<dict>"
+
+
+class _Starting:
+    """What ``Lab.start(...)`` returns: await it for the lab, or use it as ``async with``."""
+
+    def __init__(self, config: ConfigSource, name: str | None, settings: EngineSettings | None) -> None:
+        self._args = (config, name, settings)
+        self._lab: Lab | None = None
+
+    def __await__(self) -> Generator[Any, None, Lab]:
+        return Lab._open(*self._args).__await__()
+
+    async def __aenter__(self) -> Lab:
+        self._lab = await Lab._open(*self._args)
+        return self._lab
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._lab is not None:
+            await self._lab.stop()
+
+    def __repr__(self) -> str:
+        return "<Lab starting: use `lab = await Lab.start(...)` or `async with Lab.start(...) as lab`>"
+
+
+class Lab:
+    def __init__(self, config: LabConfig, *, key: str, settings: EngineSettings) -> None:
+        self.config = config
+        self.key = key
+        self.settings = settings
+        self.bus = EventBus()
+        self.manager = DeviceManager(self.bus, settings)
+        self.watchdog = LoopWatchdog(self.bus, interval=settings.watchdog_interval,
+                                     threshold=settings.stall_threshold)
+        self._loop = asyncio.get_running_loop()
+        self._stopped = False
+        self._stopping: asyncio.Task[None] | None = None
+
+    # --- starting ---------------------------------------------------------------------------
+    @classmethod
+    def start(cls, config: ConfigSource = None, *, name: str | None = None,
+              settings: EngineSettings | None = None) -> _Starting:
+        """Start a lab from a ``lab.yaml`` path, a config dict (``{"devices": [...]}``), a
+        :class:`LabConfig` or nothing (an empty lab). ``settings`` override the file's ``engine:``."""
+        return _Starting(config, name, settings)
+
+    @classmethod
+    async def _open(cls, source: ConfigSource, name: str | None, settings: EngineSettings | None) -> Lab:
+        config = _load(source)
+        key = name or (str(config.path) if config.path is not None else DICT_KEY)
+        previous = _RUNNING.get(key)
+        if previous is not None:
+            await previous._replace()
+        lab = cls(config, key=key, settings=settings or config.engine)
+        _RUNNING[key] = lab
+        await lab.manager.add_many(config.devices, strict=False)
+        lab.watchdog.start()
+        log.info("lab %s started with %d device(s)", key, len(config.devices))
+        return lab
+
+    async def _replace(self) -> None:
+        """Stop this lab because a new one with the same key is starting."""
+        if self._stopped:
+            return
+        log.info("stopping the previous lab %s before starting it again", self.key)
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            await self.stop()
+        elif self._loop.is_closed():
+            self._stopped = True
+        elif self._loop.is_running():  # another thread's loop: ask it to stop and wait a little
+            future = asyncio.run_coroutine_threadsafe(self.stop(), self._loop)
+            await asyncio.wait({asyncio.wrap_future(future)}, timeout=self.settings.close_timeout + 1)
+        else:
+            log.warning("the previous lab %s belongs to a loop that is not running; dropping it", self.key)
+            self._stopped = True
+        if _RUNNING.get(self.key) is self:
+            del _RUNNING[self.key]
+
+    # --- devices ----------------------------------------------------------------------------
+    @property
+    def devices(self) -> list[str]:
+        return self.manager.ids
+
+    def __getitem__(self, device_id: str) -> DeviceHandle:
+        self.manager.get(device_id)  # DeviceNotFoundError with the known ids
+        return DeviceHandle(self.manager, device_id)
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self.manager.devices
+
+    async def add_device(self, conf: Mapping[str, Any] | DeviceConfig) -> DeviceHandle:
+        """Validate, build and start one device (strict: errors raise). Not written to the file."""
+        self._require_running()
+        config = conf if isinstance(conf, DeviceConfig) else DeviceConfig.from_mapping(conf)
+        device = await self.manager.add(config, strict=True)
+        self.config.devices.append(config)
+        return DeviceHandle(self.manager, device.id)
+
+    async def remove_device(self, device_id: str) -> None:
+        """Stop and forget one device (not written to the file)."""
+        await self.manager.remove(device_id)
+        self.config.devices = [d for d in self.config.devices if d.id != device_id]
+
+    async def wait_online(self, *ids: str, timeout: float | None = 10.0) -> None:
+        """Wait until the devices (default: every enabled one) are online, or raise with the reasons."""
+        await self.manager.wait_online(*ids, timeout=timeout)
+
+    async def write(self, device_id: str, key: str, value: Any, *, source: str = "code") -> Any:
+        return await self.manager.write(device_id, key, value, source=source)
+
+    async def emergency_stop(self) -> dict[str, Any]:
+        """Every device's outputs off, concurrently; ``{"switched": {...}, "errors": {...}}``."""
+        return await self.manager.emergency_stop()
+
+    # --- events and status ------------------------------------------------------------------
+    def subscribe(self, *, maxsize: int = 1000, kinds: Iterable[str] | None = None,
+                  devices: Iterable[str] | None = None, name: str = "") -> Subscription:
+        """Subscribe to the lab's events (see :meth:`EventBus.subscribe`)."""
+        return self.bus.subscribe(maxsize=maxsize, kinds=kinds, devices=devices, name=name)
+
+    def subscribe_callback(self, fn: Callback, *, maxsize: int = 1000, kinds: Iterable[str] | None = None,
+                           devices: Iterable[str] | None = None, name: str = "") -> CallbackSubscription:
+        return self.bus.subscribe_callback(fn, maxsize=maxsize, kinds=kinds, devices=devices, name=name)
+
+    @property
+    def stalls(self) -> list[tuple[float, float]]:
+        """``(start_time, duration)`` of every event-loop stall longer than ``stall_threshold``."""
+        return self.watchdog.stalls
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "config_path": str(self.config.path) if self.config.path else None,
+            "running": self.running, "devices": self.manager.status(), "bus": self.bus.stats(),
+            "loop": {"stalls": list(self.stalls), "max_lag": round(self.watchdog.max_lag, 4),
+                     "last_lag": round(self.watchdog.last_lag, 4)},
+        }
+
+    # --- stopping ---------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Stop polling, disconnect every device (each bounded by ``close_timeout``) and close the
+        bus subscriptions. Idempotent; concurrent calls wait for the same shutdown."""
+        if self._stopping is None:
+            self._stopped = True
+            self._stopping = asyncio.get_running_loop().create_task(self._shutdown(), name=f"ionpy-lab-stop:{self.key}")
+        await asyncio.shield(self._stopping)
+
+    async def _shutdown(self) -> None:
+        try:
+            await self.watchdog.stop()
+            await self.manager.stop()
+        finally:
+            self.bus.close()
+            if _RUNNING.get(self.key) is self:
+                del _RUNNING[self.key]
+            log.info("lab %s stopped", self.key)
+
+    def _require_running(self) -> None:
+        if self._stopped:
+            raise DeviceError("this lab is stopped", hint="Start a new one with `lab = await Lab.start(...)`.")
+
+    async def __aenter__(self) -> Lab:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        states = [d.state.value for d in self.manager.devices.values()]
+        online = states.count("online")
+        where = self.config.path.name if self.config.path is not None else self.key
+        run = "running" if self.running else "stopped"
+        return f"<Lab {where} {run}: {len(states)} device(s), {online} online>"
+
+
+def _load(source: ConfigSource) -> LabConfig:
+    if source is None:
+        return LabConfig()
+    if isinstance(source, LabConfig):
+        return source
+    if isinstance(source, str | Path):
+        path = Path(source).expanduser().resolve()
+        if ensure_config_file(path):
+            log.info("created an empty lab config at %s", path)
+        return load_lab_config(path)
+    return LabConfig.from_mapping(source)
+
+
+def running_labs() -> dict[str, Lab]:
+    """The labs started and not yet stopped, by key."""
+    return dict(_RUNNING)
+
+
+__all__ = ["Lab", "running_labs"]
