@@ -112,9 +112,19 @@ class ScpiPsuDriver(Driver):
         forced = self.options.get("model")
         self._forced: ModelSpec | None = model_by_name(str(forced)) if forced else None
         #: The model in use: options applied, narrowed by ``identify``.
-        self.model: ModelSpec = apply_options(self._forced or GENERIC, self.options)
+        self.model: ModelSpec = self._initial_model()
         self._identified = False
         self.set_entities(entities_for(self.model))
+
+    def _initial_model(self) -> ModelSpec:
+        """Before ``*IDN?``: the forced model, else the generic one sized by the options (``channels``
+        or the length of a per-channel ``max_voltage``/``max_current`` list)."""
+        if self._forced is not None:
+            return apply_options(self._forced, self.options)
+        lists = [v for v in (self.options.get("max_voltage"), self.options.get("max_current"))
+                 if isinstance(v, list | tuple)]
+        count = max((len(v) for v in lists), default=1) or 1
+        return apply_options(GENERIC, {"channels": min(count, 8), **self.options})
 
     @property
     def dialect(self) -> p.Dialect:
