@@ -96,7 +96,7 @@ def _describe(entry: dict[str, Any], platform: str, access: Callable[[str, int],
         known=match_usb(vid, pid), hints=usb_hints(vid, pid),
     )
     if platform.startswith("linux"):
-        if info.path.startswith("/dev/") and os.path.exists(info.path):
+        if os.path.isabs(info.path) and os.path.exists(info.path):  # hidraw backend: a device node
             info.accessible = access(info.path, os.R_OK | os.W_OK)
         if info.accessible is False:
             info.permission_hint = platform_hint(vid, pid, platform=platform)
