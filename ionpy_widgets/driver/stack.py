@@ -151,7 +151,8 @@ def _framer(ftype: str, fparams: dict[str, Any], baudrate: Any) -> tuple[Framer,
         kwargs = {"baudrate": baudrate} if baudrate is not None else {}
         framer, leftover = make_framer(ftype, fparams, **kwargs)
     except FramerConfigError as exc:
-        fld = exc.field if exc.field != ftype else ""
+        # the registry names the framer type itself when it cannot tell which parameter is wrong
+        fld = exc.field if exc.field == "type" or exc.field in fparams else ""
         path = "framing.type" if fld == "type" else (f"framing.params.{fld}" if fld else "framing.params")
         raise ConfigValidationError(exc.message, path=path, hint=exc.hint or None) from exc
     return framer, dict(leftover)
