@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv browser test lint demo bench clean
 
 venv: $(STAMP)
 
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ionpy)" >/dev/null
 	touch $(STAMP)
 
+## Debian's Chromium for the JupyterLab end-to-end tests (never `playwright install`: it downloads).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; fi
+
 ## The README's test command: install everything, lint, run the whole suite.
-test: venv
+test: venv browser
 	$(VENV)/bin/ruff check ionpy_widgets tests benchmarks
 	$(PY) -m pytest -q
 
