@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import TransportUnavailableError
-from .known_devices import match_usb, usb_hints
+from .known_devices import Drivers, installed_drivers, match_usb, usb_hints
 from .results import DriverMatch, KnownDevice, ScanResult, Stopwatch, as_ionpy_error, usb_id
 
 
@@ -86,14 +86,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _describe(entry: dict[str, Any], platform: str, access: Callable[[str, int], bool]) -> HidDeviceInfo:
+def _describe(entry: dict[str, Any], platform: str, access: Callable[[str, int], bool],
+              drivers: Drivers) -> HidDeviceInfo:
     vid, pid = int(entry.get("vendor_id") or 0), int(entry.get("product_id") or 0)
     info = HidDeviceInfo(
         path=_text(entry.get("path")), vid=vid, pid=pid, serial_number=_text(entry.get("serial_number")),
         manufacturer=_text(entry.get("manufacturer_string")), product=_text(entry.get("product_string")),
         usage_page=int(entry.get("usage_page") or 0), usage=int(entry.get("usage") or 0),
         interface_number=int(entry.get("interface_number", -1)), release_number=int(entry.get("release_number") or 0),
-        known=match_usb(vid, pid), hints=usb_hints(vid, pid),
+        known=match_usb(vid, pid, drivers=drivers), hints=usb_hints(vid, pid, drivers=drivers),
     )
     if platform.startswith("linux"):
         if os.path.isabs(info.path) and os.path.exists(info.path):  # hidraw backend: a device node
@@ -123,7 +124,9 @@ async def discover_hid(*, backend: HidBackend | None = None, platform: str = sys
 
     def scan() -> list[HidDeviceInfo]:
         lib = backend if backend is not None else _default_backend()
-        return [_describe(entry, platform, access) for entry in lib.enumerate(0, 0)]
+        entries = lib.enumerate(0, 0)
+        drivers = installed_drivers()
+        return [_describe(entry, platform, access, drivers) for entry in entries]
 
     try:
         result.items = await asyncio.get_running_loop().run_in_executor(None, scan)

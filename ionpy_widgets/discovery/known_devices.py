@@ -4,13 +4,18 @@ Everything here is a *hint* for the user (discovery is advisory): a CH340 bridge
 of an RD Tech DPS, a Riden RD60xx or any Arduino clone. Hints name a registry driver when one is
 installed (``installed=True``) or the family name otherwise, so a widget can still say what the
 device probably is. Facts come from shared/reference/protocols.md §1.4, §2.3, §4, §5.2, §7.1, §9.
+
+Loading the driver registry scans entry points (tens of milliseconds), so every function takes an
+optional ``drivers`` snapshot (:func:`installed_drivers`); scanners take one per scan and pass it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from ..driver.registry import driver_classes, list_drivers
+from ..driver.base import Driver
+from ..driver.registry import driver_classes
 from .idn import parse_idn
 from .results import DriverMatch, KnownDevice
 
@@ -106,12 +111,15 @@ _DPS_MODELS = {3005: "DPS3005", 5005: "DPS5005", 5205: "DPH5005", 5015: "DPS5015
                8005: "DPS8005"}
 
 
-def installed_drivers() -> set[str]:
-    """Names of the drivers that load on this machine (broken plugins excluded)."""
-    return {e.name for e in list_drivers() if not e.error}
+Drivers = Mapping[str, type[Driver]]
 
 
-def _mark(hints: list[DriverMatch], installed: set[str]) -> list[DriverMatch]:
+def installed_drivers() -> dict[str, type[Driver]]:
+    """Snapshot of the driver classes that load on this machine (broken plugins excluded)."""
+    return driver_classes()
+
+
+def _mark(hints: list[DriverMatch], installed: Drivers) -> list[DriverMatch]:
     best: dict[str, DriverMatch] = {}
     for h in hints:
         h = DriverMatch(h.driver, h.confidence, h.reason, h.model, h.driver in installed)
@@ -120,7 +128,7 @@ def _mark(hints: list[DriverMatch], installed: set[str]) -> list[DriverMatch]:
     return sorted(best.values(), key=lambda h: (-h.confidence, h.driver))
 
 
-def match_usb(vid: int | None, pid: int | None) -> KnownDevice | None:
+def match_usb(vid: int | None, pid: int | None, *, drivers: Drivers | None = None) -> KnownDevice | None:
     """The table row for ``vid:pid`` (exact product first, then a vendor-wide row), or None."""
     if vid is None:
         return None
@@ -128,22 +136,23 @@ def match_usb(vid: int | None, pid: int | None) -> KnownDevice | None:
     if row is None:
         return None
     return KnownDevice(row.vid, row.pid, row.chip, row.vendor, row.kind,
-                       tuple(_mark(list(row.hints), installed_drivers())), row.note)
+                       tuple(_mark(list(row.hints), installed_drivers() if drivers is None else drivers)), row.note)
 
 
-def usb_hints(vid: int | None, pid: int | None) -> list[DriverMatch]:
+def usb_hints(vid: int | None, pid: int | None, *, drivers: Drivers | None = None) -> list[DriverMatch]:
     """Driver hints for a USB ID: the table's hints plus installed drivers declaring it in ``usb_ids``."""
     if vid is None or pid is None:
         return []
     row = _BY_ID.get((vid, pid)) or _BY_ID.get((vid, None))
     hints = list(row.hints) if row else []
-    for name, cls in driver_classes().items():
+    drivers = installed_drivers() if drivers is None else drivers
+    for name, cls in drivers.items():
         if (vid, pid) in cls.usb_ids and all(h.driver != name for h in hints):
             hints.append(_h(name, 0.5, f"driver {name} lists USB ID {vid:04X}:{pid:04X}"))
-    return _mark(hints, installed_drivers())
+    return _mark(hints, drivers)
 
 
-def match_idn(idn: str) -> list[DriverMatch]:
+def match_idn(idn: str, *, drivers: Drivers | None = None) -> list[DriverMatch]:
     """Drivers that fit an ``*IDN?`` reply, best first: installed drivers' ``idn_patterns``
     (confidence 0.9) plus the built-in patterns."""
     text = idn.strip()
@@ -151,13 +160,14 @@ def match_idn(idn: str) -> list[DriverMatch]:
         return []
     model = parse_idn(text).model
     hints: list[DriverMatch] = []
-    for name, cls in driver_classes().items():
+    drivers = installed_drivers() if drivers is None else drivers
+    for name, cls in drivers.items():
         if cls.idn_patterns and cls.matches_idn(text):
             hints.append(_h(name, 0.9, f"*IDN? matches the {name} driver's patterns", model))
     for pattern, driver, confidence in IDN_PATTERNS:
         if re.search(pattern, text, re.IGNORECASE):
             hints.append(_h(driver, confidence, f"*IDN? matches {pattern!r}", model))
-    return _mark(hints, installed_drivers())
+    return _mark(hints, drivers)
 
 
 def riden_model(value: int) -> str | None:
@@ -172,7 +182,7 @@ def riden_model(value: int) -> str | None:
     return families.get(value // 10)
 
 
-def match_modbus_model(register_value: int) -> DriverMatch | None:
+def match_modbus_model(register_value: int, *, drivers: Drivers | None = None) -> DriverMatch | None:
     """Driver for a Modbus model register: RD Tech DPS MODEL (0x000B) or Riden ID (0x0000)."""
     dps = _DPS_MODELS.get(register_value)
     riden = riden_model(register_value)
@@ -182,4 +192,4 @@ def match_modbus_model(register_value: int) -> DriverMatch | None:
         hint = _h("RD60xx", 0.9, f"ID register 0x0000 = {register_value}: Riden {riden}", riden)
     else:
         return None
-    return _mark([hint], installed_drivers())[0]
+    return _mark([hint], installed_drivers() if drivers is None else drivers)[0]

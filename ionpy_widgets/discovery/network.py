@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import ConfigValidationError
+from .known_devices import Drivers, installed_drivers
 from .probe import (
     DEFAULT_SCAN_PORTS,
     KNOWN_PORTS,
@@ -72,12 +73,15 @@ class ScanJob:
         self._cache, self._use_cache, self._probe = cache, use_cache, probe
         self._on_result, self._on_progress = on_result, on_progress
         self._changed = asyncio.Event()
+        self._drivers: Drivers | None = None
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ionpy-{scan_id}")
 
     # --- running ---------------------------------------------------------------------------
     async def _run(self) -> None:
         pairs = itertools.product(self.hosts, self.ports)
         try:
+            if self._idn:  # one registry snapshot for every probe's driver hints
+                self._drivers = await asyncio.get_running_loop().run_in_executor(None, installed_drivers)
             async with asyncio.TaskGroup() as group:
                 for n in range(min(self._concurrency, self.total)):
                     group.create_task(self._worker(pairs), name=f"ionpy-{self.id}-w{n}")
@@ -98,7 +102,7 @@ class ScanJob:
             if result is not None:
                 self.cached += 1
             else:
-                result = await self._probe(host, port, timeout=self._timeout, idn=self._idn)
+                result = await self._probe(host, port, timeout=self._timeout, idn=self._idn, drivers=self._drivers)
                 self._cache.put(result)
             self.done += 1
             if result.open:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..driver.reading import Identity
 from .idn import clean_reply, parse_idn
-from .known_devices import match_idn
+from .known_devices import Drivers, installed_drivers, match_idn
 from .results import DriverMatch, identity_dict
 
 #: port -> (service name, description)
@@ -81,7 +81,7 @@ class ProbeResult:
 
 
 async def _query_idn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float,
-                     result: ProbeResult) -> None:
+                     result: ProbeResult, drivers: Drivers | None) -> None:
     try:
         async with asyncio.timeout(timeout):
             writer.write(IDN_QUERY)
@@ -98,17 +98,21 @@ async def _query_idn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     result.idn_raw = clean_reply(data[:_MAX_REPLY])
     if result.idn_raw:
         result.idn = parse_idn(result.idn_raw)
-        result.hints = match_idn(result.idn_raw)
+        if drivers is None:  # loading the registry blocks: not on the loop
+            drivers = await asyncio.get_running_loop().run_in_executor(None, installed_drivers)
+        result.hints = match_idn(result.idn_raw, drivers=drivers)
     else:
         result.error = "the port closed without answering *IDN?"
 
 
 async def probe_host(host: str, port: int, *, timeout: float = 1.0, idn: bool = True, scpi: bool | None = None,
-                     idn_timeout: float | None = None) -> ProbeResult:
+                     idn_timeout: float | None = None, drivers: Drivers | None = None) -> ProbeResult:
     """Connect to ``host:port`` (``timeout`` seconds), report open/closed and the connect latency.
 
     With ``idn`` true, ``*IDN?\\n`` is sent when the port speaks SCPI: ``scpi=None`` decides by the
-    port (5025, 5555), ``scpi=True`` forces the query. Never raises for network errors.
+    port (5025, 5555), ``scpi=True`` forces the query. ``drivers`` is a registry snapshot for the
+    driver hints (:func:`~.known_devices.installed_drivers`; loaded in an executor when None).
+    Never raises for network errors.
     """
     result = ProbeResult(host, port, "error", service_name(port))
     start = time.perf_counter()
@@ -128,7 +132,7 @@ async def probe_host(host: str, port: int, *, timeout: float = 1.0, idn: bool = 
     result.latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
     try:
         if idn and (scpi if scpi is not None else port in SCPI_PORTS):
-            await _query_idn(reader, writer, idn_timeout if idn_timeout is not None else timeout, result)
+            await _query_idn(reader, writer, idn_timeout if idn_timeout is not None else timeout, result, drivers)
     finally:
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .known_devices import match_usb, usb_hints
+from .known_devices import Drivers, installed_drivers, match_usb, usb_hints
 from .results import DriverMatch, KnownDevice, ScanResult, Stopwatch, as_ionpy_error, usb_id
 
 BY_ID_DIR = "/dev/serial/by-id"
@@ -100,7 +100,7 @@ def _text(value: Any) -> str:
 
 
 def _describe(port: Any, source: str, by_id: dict[str, str], in_use: set[str], access: Access,
-              platform: str) -> SerialPortInfo:
+              platform: str, drivers: Drivers) -> SerialPortInfo:
     device = str(port.device)
     real = os.path.realpath(device)
     vid, pid = getattr(port, "vid", None), getattr(port, "pid", None)
@@ -109,7 +109,7 @@ def _describe(port: Any, source: str, by_id: dict[str, str], in_use: set[str], a
         serial_number=_text(getattr(port, "serial_number", None)),
         manufacturer=_text(getattr(port, "manufacturer", None)), product=_text(getattr(port, "product", None)),
         description=_text(getattr(port, "description", None)), hwid=_text(getattr(port, "hwid", None)),
-        known=match_usb(vid, pid), hints=usb_hints(vid, pid),
+        known=match_usb(vid, pid, drivers=drivers), hints=usb_hints(vid, pid, drivers=drivers),
         in_use=device in in_use or real in in_use, source=source,
     )
     if platform == "win32":  # COM ports are not files; pyserial only lists ports that exist
@@ -157,12 +157,13 @@ async def discover_serial(
     def scan() -> list[SerialPortInfo]:
         held = set(held_paths) | {os.path.realpath(p) for p in held_paths}
         by_id = _by_id_map(by_id_dir)
-        ports = [_describe(p, "comports", by_id, held, access, platform) for p in lister()]
+        drivers = installed_drivers()
+        ports = [_describe(p, "comports", by_id, held, access, platform, drivers) for p in lister()]
         seen = {os.path.realpath(p.device) for p in ports} | {p.device for p in ports}
         for path in extra:
             if path not in seen and os.path.realpath(path) not in seen:
                 seen.add(path)
-                ports.append(_describe(_Extra(path), "extra", by_id, held, access, platform))
+                ports.append(_describe(_Extra(path), "extra", by_id, held, access, platform, drivers))
         return ports
 
     try:

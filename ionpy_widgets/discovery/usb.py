@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .known_devices import match_usb, usb_hints
+from .known_devices import Drivers, installed_drivers, match_usb, usb_hints
 from .results import DriverMatch, KnownDevice, ScanResult, Stopwatch, as_ionpy_error, usb_id
 
 SYSFS_USB = "/sys/bus/usb/devices"
@@ -152,9 +152,10 @@ def _interface(folder: str) -> UsbInterfaceInfo:
     )
 
 
-def read_sysfs(root: str = SYSFS_USB) -> tuple[list[UsbDeviceInfo], int]:
+def read_sysfs(root: str = SYSFS_USB, *, drivers: Drivers | None = None) -> tuple[list[UsbDeviceInfo], int]:
     """Every non-hub device under ``root`` (blocking); also returns how many hubs were skipped."""
     names = sorted(os.listdir(root))
+    drivers = installed_drivers() if drivers is None else drivers
     devices: list[UsbDeviceInfo] = []
     hubs = 0
     for name in names:
@@ -174,7 +175,7 @@ def read_sysfs(root: str = SYSFS_USB) -> tuple[list[UsbDeviceInfo], int]:
             speed_mbps=float(s) if (s := _read(folder, "speed")).replace(".", "", 1).isdigit() else None,
             interfaces=[_interface(os.path.join(root, n)) for n in interfaces],
             nodes=[node for n in interfaces for node in _nodes(os.path.join(root, n))],
-            known=match_usb(vid, pid), hints=usb_hints(vid, pid),
+            known=match_usb(vid, pid, drivers=drivers), hints=usb_hints(vid, pid, drivers=drivers),
         )
         devices.append(info)
     return devices, hubs

@@ -23,7 +23,7 @@ from typing import Any
 from ..driver.reading import Identity
 from ..errors import IonpyError, ProtocolTimeoutError, TransportError, TransportUnavailableError
 from .idn import clean_reply, parse_idn
-from .known_devices import match_idn
+from .known_devices import Drivers, installed_drivers, match_idn
 from .results import DriverMatch, ScanResult, Stopwatch, as_ionpy_error, identity_dict
 from .serial import ListPorts, default_list_ports
 from .usb import SYSFS_USB, read_sysfs
@@ -122,7 +122,7 @@ def _ask_idn(rm: Any, name: str, timeout_ms: int) -> str:
 
 
 async def _identify(loop: asyncio.AbstractEventLoop, rm: Any, item: VisaResourceInfo, timeout_ms: int,
-                    gate: asyncio.Semaphore) -> None:
+                    gate: asyncio.Semaphore, drivers: Drivers) -> None:
     async with gate:
         try:
             item.idn_raw = clean_reply(await loop.run_in_executor(None, _ask_idn, rm, item.resource, timeout_ms))
@@ -131,7 +131,7 @@ async def _identify(loop: asyncio.AbstractEventLoop, rm: Any, item: VisaResource
             return
     if item.idn_raw:
         item.identity = parse_idn(item.idn_raw)
-        item.hints = match_idn(item.idn_raw)
+        item.hints = match_idn(item.idn_raw, drivers=drivers)
 
 
 async def discover_visa(*, resource_manager: Any = None, query: str = "?*", idn_timeout_ms: int = 2000,
@@ -163,7 +163,8 @@ async def discover_visa(*, resource_manager: Any = None, query: str = "?*", idn_
         if asked and rm is None:
             rm, own_rm = await loop.run_in_executor(None, _open_rm, "@py"), True
         gate = asyncio.Semaphore(max(1, concurrency))
-        await asyncio.gather(*(_identify(loop, rm, item, idn_timeout_ms, gate) for item in asked))
+        drivers = await loop.run_in_executor(None, installed_drivers) if asked else {}
+        await asyncio.gather(*(_identify(loop, rm, item, idn_timeout_ms, gate, drivers) for item in asked))
     except Exception as exc:
         result.error = as_ionpy_error(exc, "visa")
     finally:

@@ -195,6 +195,7 @@ class FakeHidDevice:
         self._bridge: FakeCp2110 | None = None
 
     def open(self, vendor_id: int = 0, product_id: int = 0, serial_number: str | None = None) -> None:
+        self._backend.note_thread()
         for bridge in self._backend.present():
             if (bridge.vendor_id, bridge.product_id) == (vendor_id, product_id) \
                     and serial_number in (None, bridge.serial):
@@ -203,6 +204,7 @@ class FakeHidDevice:
         raise OSError("open failed")
 
     def open_path(self, path: bytes) -> None:
+        self._backend.note_thread()
         for bridge in self._backend.present():
             if bridge.path == path:
                 self._attach(bridge)
@@ -216,11 +218,13 @@ class FakeHidDevice:
         self._backend.open_handles += 1
 
     def _need(self) -> FakeCp2110:
+        self._backend.note_thread()
         if self._bridge is None:
             raise ValueError("not open")
         return self._bridge
 
     def close(self) -> None:
+        self._backend.note_thread()
         if self._bridge is not None:
             self._bridge = None
             self._backend.open_handles -= 1
@@ -256,13 +260,20 @@ class FakeHidBackend:
         self.bridges = list(bridges)
         #: Handles currently open; a test checks it returns to 0 after close.
         self.open_handles = 0
+        #: Names of the threads that called into the backend (hidapi must never run on the loop's thread).
+        self.threads: set[str] = set()
+
+    def note_thread(self) -> None:
+        self.threads.add(threading.current_thread().name)
 
     def present(self) -> list[FakeCp2110]:
         return [b for b in self.bridges if b.connected]
 
     def device(self) -> FakeHidDevice:
+        self.note_thread()
         return FakeHidDevice(self)
 
     def enumerate(self, vendor_id: int = 0, product_id: int = 0) -> list[dict[str, Any]]:
+        self.note_thread()
         return [b.info() for b in self.present()
                 if vendor_id in (0, b.vendor_id) and product_id in (0, b.product_id)]

@@ -256,7 +256,9 @@ class HeaderError(ValueError):
 
 def split_message(text: str) -> list[str]:
     """Split a program message on ``;`` outside quoted strings."""
-    parts, current, quote = [], [], ""
+    parts: list[str] = []
+    current: list[str] = []
+    quote = ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote

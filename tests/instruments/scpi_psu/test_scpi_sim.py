@@ -152,3 +152,13 @@ def test_constructor_checks_and_float_load() -> None:
     assert ScpiPsuSimulator("E36312A", load_ohms=5).load_ohms == [5.0, 5.0, 5.0]
     with pytest.raises(ValueError):
         ScpiPsuSimulator("DP832", load_ohms=[1.0])
+
+
+def test_session_frames_split_and_crlf_input() -> None:
+    sim = ScpiPsuSimulator("DP832")
+    session = sim.session()
+    assert session.feed(b":INST:NSEL 2\r\n:SOUR:VO", 0.0) == []
+    replies = session.feed(b"LT 3\n*IDN?\nVOLT?;:INST:NSEL?\n", 0.0)
+    assert replies == [b"RIGOL TECHNOLOGIES,DP832,DP8C000000001,00.01.16\n", b"3.0000;2\n"]
+    sim.mute = True
+    assert session.feed(b"*IDN?\n", 0.0) == []
