@@ -58,9 +58,12 @@ class ChannelState:
 
 
 class ScpiPsuSimulator(Simulator):
-    """Simulated SCPI PSU. ``model`` is a name from :mod:`.models` (``"DP832"``, ``"E36312A"``,
+    """Behaving multi-channel SCPI power supply (CV/CC into a resistive load, OVP/OCP, error queue).
+
+    ``model`` is a name from :mod:`.models` (``"DP832"``, ``"DP821A"``, ``"E36312A"``, ``"E36313A"``,
     ``"E36103B"``, ``"SPD3303X"``, ``"SCPI PSU"``) or a :class:`ModelSpec`; ``load_ohms`` one
-    resistance for every channel or a per-channel list (default 10 Ω each; ``None`` = open)."""
+    resistance for every channel or a per-channel list (default 10 Ω each; ``None`` = open).
+    """
 
     def __init__(self, model: str | ModelSpec = "DP832", *,
                  load_ohms: float | Sequence[float | None] | None = None,
