@@ -10,6 +10,7 @@ instrument's own error text.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,9 @@ class ScpiPsuDriver(Driver):
         #: The model in use: options applied, narrowed by ``identify``.
         self.model: ModelSpec = self._initial_model()
         self._identified = False
+        #: Held across "select channel, then talk to it" sequences, so a write never re-selects
+        #: the channel in the middle of another channel's poll (the link only serialises requests).
+        self._sequence = asyncio.Lock()
         self.set_entities(entities_for(self.model))
 
     def _initial_model(self) -> ModelSpec:
@@ -169,11 +173,13 @@ class ScpiPsuDriver(Driver):
 
     # --- Driver API -------------------------------------------------------------------------
     async def identify(self) -> Identity:
-        identity = p.parse_idn(await self.query("*IDN?"))
-        self.model = apply_options(self._forced or find_model(identity), self.options)
+        async with self._sequence:
+            identity = p.parse_idn(await self.query("*IDN?"))
+            model = apply_options(self._forced or find_model(identity), self.options)
+            await self.send("*CLS")  # start from an empty error queue so write checks see only their own errors
+        self.model = model
         self._identified = True
-        self.set_entities(entities_for(self.model))
-        await self.send("*CLS")  # start from an empty error queue so write checks see only their own errors
+        self.set_entities(entities_for(model))
         return identity
 
     async def write(self, key: str, value: Any) -> Any:
@@ -185,8 +191,9 @@ class ScpiPsuDriver(Driver):
     async def poll(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for channel in range(1, self.model.channel_count + 1):
-            await self._select(channel)
-            values.update(await self._poll_channel(channel))
+            async with self._sequence:
+                await self._select(channel)
+                values.update(await self._poll_channel(channel))
         return values
 
     async def _poll_channel(self, n: int) -> dict[str, Any]:
@@ -237,11 +244,12 @@ class ScpiPsuDriver(Driver):
             commands = [d.cmd(t, n, value) for t in d.ocp_set]
         else:  # the entity table only has writable keys of the kinds above
             raise AssertionError(f"no command for {desc.key}")
-        await self._select(n)
-        for command in commands:
-            await self.send(command)
         sent = "; ".join(c.decode() for c in commands)
-        await self.check_errors(f"{desc.key} = {value!r} ({sent})", entity=desc.key, value=value)
+        async with self._sequence:
+            await self._select(n)
+            for command in commands:
+                await self.send(command)
+            await self.check_errors(f"{desc.key} = {value!r} ({sent})", entity=desc.key, value=value)
 
 
 __all__ = ["ScpiPsuDriver", "entities_for"]

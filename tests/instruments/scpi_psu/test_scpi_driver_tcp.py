@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -222,3 +223,16 @@ async def test_unknown_instrument_gets_generic_limits_and_options() -> None:
         assert values["u_out_1"] == pytest.approx(3.0) and values["cv_cc_1"] == CV and values["p_out_1"] == 0.0
         await drv.write("ovp_1", 2.0)  # SCPI-99 :SOUR:VOLT:PROT trips the 3 V output
         assert (await drv.poll())["trip_1"] == 1
+
+
+async def test_concurrent_poll_and_write_never_mix_channels() -> None:
+    sim = ScpiPsuSimulator("DP832", load_ohms=[None, None, None])
+    async with bench(sim) as drv:
+        await drv.write("u_set_2", 12.0)
+        await drv.write("u_set_3", 3.3)
+        for step in range(5):
+            results = await asyncio.gather(drv.poll(), drv.write("u_set_1", 1.0 + step), drv.poll(),
+                                           drv.write("i_set_3", 0.5))
+            for values in (results[0], results[2]):
+                assert values["u_set_2"] == 12.0 and values["u_set_3"] == 3.3
+                assert values["u_set_1"] in (step + 0.0, step + 1.0)
