@@ -34,6 +34,8 @@ class LoopWatchdog:
         #: Largest lag seen (seconds), stalls or not.
         self.max_lag = 0.0
         self.last_lag = 0.0
+        #: Measurements taken so far.
+        self.samples = 0
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -61,6 +63,7 @@ class LoopWatchdog:
 
     def record(self, lag: float) -> None:
         """Account one lag measurement (public so tests and other clocks can feed it)."""
+        self.samples += 1
         self.last_lag = lag
         self.max_lag = max(self.max_lag, lag)
         if lag <= self.threshold:
