@@ -53,7 +53,8 @@ class ScanJob:
     """One scan. Read ``state`` (running, done, cancelled, failed), ``done``/``total``, ``results``."""
 
     def __init__(self, scan_id: str, targets: str, hosts: list[str], ports: list[int], *, concurrency: int,
-                 timeout: float, idn: bool, cache: ResultCache, use_cache: bool, probe: Probe,
+                 timeout: float, idn: bool, idn_ports: frozenset[int], cache: ResultCache, use_cache: bool,
+                 probe: Probe,
                  on_result: Callable[[ProbeResult], Any] | None = None,
                  on_progress: Callable[[ScanJob], Any] | None = None) -> None:
         self.id = scan_id
@@ -69,7 +70,7 @@ class ScanJob:
         self.started_at = time.time()
         self._t0 = time.perf_counter()
         self._t1: float | None = None
-        self._concurrency, self._timeout, self._idn = concurrency, timeout, idn
+        self._concurrency, self._timeout, self._idn, self._idn_ports = concurrency, timeout, idn, idn_ports
         self._cache, self._use_cache, self._probe = cache, use_cache, probe
         self._on_result, self._on_progress = on_result, on_progress
         self._changed = asyncio.Event()
@@ -98,11 +99,15 @@ class ScanJob:
 
     async def _worker(self, pairs: Iterator[tuple[str, int]]) -> None:
         for host, port in pairs:  # one shared iterator: each pair goes to exactly one worker
+            want_idn = self._idn and port in self._idn_ports
             result = self._cache.get(host, port) if self._use_cache else None
+            if result is not None and want_idn and result.open and result.idn is None and not result.error:
+                result = None  # cached by a scan that did not ask *IDN?
             if result is not None:
                 self.cached += 1
             else:
-                result = await self._probe(host, port, timeout=self._timeout, idn=self._idn, drivers=self._drivers)
+                result = await self._probe(host, port, timeout=self._timeout, idn=self._idn, scpi=want_idn,
+                                           drivers=self._drivers)
                 self._cache.put(result)
             self.done += 1
             if result.open:
@@ -204,11 +209,13 @@ class ScanManager:
         self._ids = itertools.count(1)
 
     def start_scan(self, targets: str, ports: list[int] | None = None, *, concurrency: int = MAX_CONCURRENCY,
-                   timeout: float = 0.5, idn: bool = True, use_cache: bool = True,
+                   timeout: float = 0.5, idn: bool = True, idn_ports: Iterable[int] = SCPI_PORTS,
+                   use_cache: bool = True,
                    on_result: Callable[[ProbeResult], Any] | None = None,
                    on_progress: Callable[[ScanJob], Any] | None = None) -> ScanJob:
         """Parse ``targets`` and start probing every host x port in the background (needs a running
-        loop). Raises :class:`~.targets.ScanTargetError` / ConfigValidationError before any probe."""
+        loop). ``*IDN?`` is sent on open ports in ``idn_ports`` (5025, 5555) when ``idn`` is true.
+        Raises :class:`~.targets.ScanTargetError` / ConfigValidationError before any probe."""
         hosts = parse_targets(targets, max_hosts=self.max_hosts)
         checked = _check_ports(DEFAULT_SCAN_PORTS if ports is None else ports)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -218,8 +225,8 @@ class ScanManager:
             raise ConfigValidationError(f"timeout {timeout!r} must be above 0 s", path="timeout",
                                         hint="0.3-1 s suits a LAN; loopback answers in well under 0.1 s.")
         job = ScanJob(f"scan-{next(self._ids)}", targets, hosts, checked, concurrency=concurrency, timeout=timeout,
-                      idn=idn, cache=self.cache, use_cache=use_cache, probe=self._probe, on_result=on_result,
-                      on_progress=on_progress)
+                      idn=idn, idn_ports=frozenset(idn_ports), cache=self.cache, use_cache=use_cache,
+                      probe=self._probe, on_result=on_result, on_progress=on_progress)
         self._jobs[job.id] = job
         self._forget_old()
         return job

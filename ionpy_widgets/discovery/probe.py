@@ -92,6 +92,8 @@ async def _query_idn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         return
     except asyncio.IncompleteReadError as exc:
         data = exc.partial
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
     except (asyncio.LimitOverrunError, OSError) as exc:
         result.error = f"*IDN? failed: {type(exc).__name__}: {exc}"
         return

@@ -84,7 +84,7 @@ def local_resources(list_ports: ListPorts | None = None, sysfs_root: str = SYSFS
     names = [asrl_name(str(p.device), platform) for p in (list_ports or default_list_ports)()]
     if platform.startswith("linux"):
         try:
-            devices, _ = read_sysfs(sysfs_root)
+            devices, _ = read_sysfs(sysfs_root, drivers={})
         except OSError:
             devices = []
         names += [d.visa_resource() for d in devices if d.visa_resource()]

@@ -120,9 +120,11 @@ def test_match_idn_sees_a_registered_driver(monkeypatch: pytest.MonkeyPatch) -> 
             return idn.upper().startswith("ACME,TOASTER")
 
     monkeypatch.setattr(known_devices, "driver_classes", lambda: {"TOASTER": FakeDriver})
-    monkeypatch.setattr(known_devices, "installed_drivers", lambda: {"TOASTER"})
     (hit,) = match_idn("ACME,Toaster,7,1.0")
     assert (hit.driver, hit.confidence, hit.installed, hit.model) == ("TOASTER", 0.9, True, "Toaster")
+    (snap,) = match_idn("ACME,Toaster,7,1.0", drivers={"TOASTER": FakeDriver})  # type: ignore[dict-item]
+    assert snap == hit
+    assert match_idn("ACME,Toaster,7,1.0", drivers={}) == []
 
 
 @pytest.mark.parametrize(("value", "model"), [(3005, "DPS3005"), (5005, "DPS5005"), (5205, "DPH5005"),
