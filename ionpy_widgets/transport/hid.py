@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +31,18 @@ from .base import TransportBase
 
 
 def _import_hid() -> Any:
+    """The hidapi module: on Linux its ``hidraw`` flavour, elsewhere ``hid``.
+
+    The hidapi wheel ships two builds with the same API. On Linux ``hid`` is the libusb backend: it
+    initialises libusb on import, needs access to /dev/bus/usb and detaches the kernel driver;
+    ``hidraw`` talks to /dev/hidraw* like every other HID program, which is what the udev rule in
+    our hints grants. Other platforms only have ``hid``.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(ImportError):
+            import hidraw
+
+            return hidraw
     try:
         import hid
     except ImportError as exc:
@@ -52,8 +65,8 @@ def _retrieve(fut: asyncio.Future[Any]) -> None:
 
 
 class HidTransport(TransportBase):
-    """One HID device by vendor/product id (and serial or path). ``backend`` defaults to the ``hid``
-    module; tests pass :class:`ionpy_widgets.testing.hid_backend.FakeHidBackend`."""
+    """One HID device by vendor/product id (and serial or path). ``backend`` defaults to hidapi (see
+    :func:`_import_hid`); tests pass :class:`ionpy_widgets.testing.hid_backend.FakeHidBackend`."""
 
     type_name = "hid"
     streaming = True

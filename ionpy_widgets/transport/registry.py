@@ -8,6 +8,8 @@ validates the params and returns an unopened transport.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,16 +54,23 @@ class TransportInfo:
                 "description": self.description}
 
 
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it: importing hidapi initialises
+    libusb and pyvisa loads its backends, neither of which listing transports should do. A
+    native library that fails to load is reported when the transport opens."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _missing(name: str) -> str:
-    """Empty when every requirement of ``name`` imports, else why not and the pip command."""
+    """Empty when every requirement of ``name`` is installed, else what is missing and the pip command."""
     for module, package in _REQUIREMENTS.get(name, []):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            detail = "" if exc.name == module else f" ({exc})"
-            return f"{package} not installed{detail}: pip install {package}"
-        except Exception as exc:  # a native library that fails to load
-            return f"{package} is installed but does not load ({exc}): reinstall it"
+        if not _importable(module):
+            return f"{package} not installed: pip install {package}"
     return ""
 
 
