@@ -108,8 +108,11 @@ def _ask_idn(rm: Any, name: str, timeout_ms: int) -> str:
     try:
         res = rm.open_resource(name, timeout=timeout_ms, read_termination="\n", write_termination="\n")
     except Exception as exc:
-        raise TransportError(f"{name}: cannot open: {type(exc).__name__}: {exc}", resource=name,
-                             hint="The instrument may be in use by another program or need a driver.") from exc
+        hint = "The instrument may be in use by another program, or its bus needs a driver."
+        if "pyusb" in str(exc).lower():
+            hint = ("pip install pyusb (plus the libusb library) so pyvisa-py can open USB instruments, or install "
+                    "a vendor VISA (NI-VISA, Keysight IO Libraries).")
+        raise TransportError(f"{name}: cannot open: {type(exc).__name__}: {exc}", resource=name, hint=hint) from exc
     try:
         return str(res.query("*IDN?"))
     except VisaIOError as exc:
