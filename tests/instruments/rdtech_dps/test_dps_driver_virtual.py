@@ -57,7 +57,11 @@ async def test_garbled_replies_fail_the_crc_and_are_retried():
         for _ in range(8):
             assert (await drv.poll())["version"] == 1.6
         assert transport.stats.garbled > 0
-        assert link.stats.crc_errors == transport.stats.garbled == link.stats.retries > 0
+        # each corrupted reply costs one retry; most fail the CRC, a corrupted byte count may
+        # instead leave the frame incomplete until the timeout
+        assert link.stats.retries == transport.stats.garbled
+        assert link.stats.crc_errors >= 1
+        assert link.stats.crc_errors + link.stats.timeouts == transport.stats.garbled
 
 
 async def test_always_garbled_reply_raises_crc_error():
