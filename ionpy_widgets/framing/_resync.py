@@ -108,6 +108,7 @@ class MeasuredFramer(BufferedFramer):
         self._junk.clear()
         self._covered = 0
         self._level = 0
+        self._stalled = False
 
     def feed(self, data: bytes, now: float) -> list[FrameResult]:
         out = self._expire(now)
@@ -179,7 +180,8 @@ class MeasuredFramer(BufferedFramer):
             elif n == NEED or n > len(buf):
                 if level < 2:
                     return
-                self._drop(1, "incomplete", out, now, level)
+                # a dead partial frame: keep only a complete valid frame that may lie inside it
+                self._drop(self._inner_frame(len(buf), level) or len(buf), "incomplete", out, now, level)
             elif self._verify(buf, 0, n):
                 self._accept(n, stamp, out, now)
             elif not self._reject(n, self.check_kind, f"{self.check_kind} mismatch", out, now, level):

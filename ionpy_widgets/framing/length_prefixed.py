@@ -27,6 +27,9 @@ Garbage before a header is skipped (and reported as ``garbage``); a bad checksum
 ``checksum`` and the search restarts one byte after the bad frame's first header byte; a length
 above ``max_frame`` is reported as ``overflow``. With ``gap_timeout`` set, a partial frame
 followed by that much silence is dropped as ``incomplete`` (JK BMS receivers use 50 ms).
+If a header inside a bad frame starts a frame that is not yet complete, the bad frame is
+reported only when that frame is decided (more bytes, or ``gap_timeout``): a valid frame there
+means the bytes before it were garbage, not a corrupt frame.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ the CRC. The end of a frame is found, in this order:
    USB-serial adapters deliver a frame in several chunks with gaps far longer than t3.5.
 
 A partial frame followed by ``gap_timeout`` of silence is dropped as ``incomplete``. A CRC
-mismatch is reported once as ``crc``; the framer then slides one byte and looks again, so bytes
-before a real frame only cost one error. Function code 0 never starts a frame, and in the
+mismatch is reported once as ``crc``; the framer then slides one byte and looks again. If a
+valid frame starts inside the bad one, the bytes before it are reported as ``garbage`` instead
+(an RS-485 turn-around glitch such as ``FF`` before a reply costs no ``crc`` error); deciding
+that may take until t3.5 after the last byte. Function code 0 never starts a frame, and in the
 ``master`` role neither does address 0 (broadcasts get no reply, reference §8). Addresses
 248–255 are allowed because real devices (Daly BMS) answer from them.
 """

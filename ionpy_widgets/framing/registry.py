@@ -117,7 +117,7 @@ def _convert(framer: str, name: str, value: Any, annotation: Any) -> Any:
             result: Any = _to_bytes(value)
         elif bool in kinds:
             result = _to_bool(value)
-        elif int in kinds and name not in ("checksum", "crc"):
+        elif int in kinds:
             result = _to_int(value)
         elif float in kinds:
             result = _to_float(value)
