@@ -1,0 +1,249 @@
+"""Time series for live charts: a preallocated ring buffer per series and min/max decimation.
+
+:class:`SeriesBuffer` keeps the newest ``capacity`` samples of one entity as two float64 arrays
+(wall-clock seconds and values). Each sample is written twice, at ``i`` and ``i + capacity``
+(a *mirrored* ring), so the samples in time order are always one contiguous slice: windows are
+numpy views, never copies. Gaps (the device went unavailable) are stored as NaN values, which
+break a bqplot line.
+
+:func:`decimate_minmax` shrinks a window to at most ``2 * buckets`` points by keeping, for every
+pixel-wide time bucket, the samples holding the bucket's minimum and maximum (in time order), so
+a one-sample spike in an hour of data still shows. Buckets are aligned to absolute time, so a
+window that slides keeps choosing the same samples and the line does not shimmer.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from ..driver.reading import Quality
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def as_plot_value(value: Any, quality: Quality | str = Quality.GOOD) -> float | None:
+    """The float a chart plots for one reading value, or None to skip the sample.
+
+    Numbers and numeric strings become floats, booleans 0/1 (an output switch plots as a step),
+    ``None``, non-finite numbers and ``BAD`` quality become NaN (a gap in the line); ``STALE``
+    readings (a repeat of the last good value) and anything non-numeric are skipped.
+    """
+    if quality == Quality.STALE:
+        return None
+    if quality == Quality.BAD or value is None:
+        return math.nan
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    if isinstance(value, Real):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else math.nan
+
+
+class SeriesBuffer:
+    """The newest ``capacity`` ``(timestamp, value)`` samples of one series, oldest first.
+
+    Timestamps must not go backwards: a sample older than the newest one is rejected and counted
+    in :attr:`out_of_order` (use :meth:`backfill` for older data). :attr:`version` grows with
+    every change, so a consumer can tell cheaply whether anything is new.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+        self.capacity = capacity
+        self._t: FloatArray = np.empty(2 * capacity, dtype=np.float64)
+        self._y: FloatArray = np.empty(2 * capacity, dtype=np.float64)
+        self._head = 0  # next write position in [0, capacity)
+        self._count = 0
+        self.version = 0
+        self.out_of_order = 0
+        self.skipped = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def last_time(self) -> float | None:
+        return float(self._t[self._head - 1 + self.capacity]) if self._count else None
+
+    @property
+    def first_time(self) -> float | None:
+        return float(self._t[self._head + self.capacity - self._count]) if self._count else None
+
+    def points(self) -> int:
+        """Samples held that are not gaps."""
+        return int(np.count_nonzero(~np.isnan(self.arrays()[1])))
+
+    def append(self, timestamp: float, value: Any, quality: Quality | str = Quality.GOOD) -> bool:
+        """Add one reading (converted by :func:`as_plot_value`); False if it was skipped."""
+        number = as_plot_value(value, quality)
+        if number is None:
+            self.skipped += 1
+            return False
+        last = self.last_time
+        if last is not None and timestamp < last:
+            self.out_of_order += 1
+            return False
+        i = self._head
+        self._t[i] = self._t[i + self.capacity] = timestamp
+        self._y[i] = self._y[i + self.capacity] = number
+        self._head = (i + 1) % self.capacity
+        self._count = min(self._count + 1, self.capacity)
+        self.version += 1
+        return True
+
+    def append_gap(self, timestamp: float) -> bool:
+        """Break the line at ``timestamp`` (no gap is added twice in a row or into an empty buffer)."""
+        if not self._count or math.isnan(self._y[self._head - 1 + self.capacity]):
+            return False
+        return self.append(timestamp, math.nan)
+
+    def extend(self, t: Any, y: Any) -> int:
+        """Add many samples at once (time-sorted, all newer than :attr:`last_time`); returns how many."""
+        ts = np.asarray(t, dtype=np.float64).ravel()
+        ys = np.asarray(y, dtype=np.float64).ravel()
+        if ts.shape != ys.shape:
+            raise ValueError(f"t and y differ in length ({ts.size} != {ys.size})")
+        last = self.last_time
+        if last is not None:
+            keep = ts >= last
+            self.out_of_order += int(ts.size - np.count_nonzero(keep))
+            ts, ys = ts[keep], ys[keep]
+        if ts.size > 1 and np.any(np.diff(ts) < 0):
+            raise ValueError("timestamps must be sorted")
+        ys = np.where(np.isfinite(ys), ys, np.nan)
+        n = int(ts.size)
+        if n == 0:
+            return 0
+        ts, ys = ts[-self.capacity:], ys[-self.capacity:]
+        idx = (self._head + np.arange(ts.size)) % self.capacity
+        self._t[idx] = self._t[idx + self.capacity] = ts
+        self._y[idx] = self._y[idx + self.capacity] = ys
+        self._head = int((self._head + ts.size) % self.capacity)
+        self._count = min(self._count + int(ts.size), self.capacity)
+        self.version += 1
+        return n
+
+    def backfill(self, t: Any, y: Any) -> int:
+        """Insert older samples (from history) before the first one held; newer ones are ignored.
+        When the result exceeds the capacity, the oldest samples go. Returns how many were added."""
+        ts = np.asarray(t, dtype=np.float64).ravel()
+        ys = np.asarray(y, dtype=np.float64).ravel()
+        if ts.shape != ys.shape:
+            raise ValueError(f"t and y differ in length ({ts.size} != {ys.size})")
+        order = np.argsort(ts, kind="stable")
+        ts, ys = ts[order], ys[order]
+        first = self.first_time
+        if first is not None:
+            older = ts < first
+            ts, ys = ts[older], ys[older]
+        if ts.size == 0:
+            return 0
+        held_t, held_y = (a.copy() for a in self.arrays())
+        self.clear()
+        self.extend(np.concatenate([ts, held_t]), np.concatenate([ys, held_y]))
+        return int(min(ts.size, self.capacity))
+
+    def clear(self) -> None:
+        self._head = self._count = 0
+        self.version += 1
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        """Views of every sample held, oldest first (valid until the next append)."""
+        start = self._head + self.capacity - self._count
+        stop = self._head + self.capacity
+        return self._t[start:stop], self._y[start:stop]
+
+    def window(self, t0: float, t1: float) -> tuple[FloatArray, FloatArray]:
+        """Views of the samples with ``t0 <= t <= t1``."""
+        t, y = self.arrays()
+        lo, hi = np.searchsorted(t, t0, side="left"), np.searchsorted(t, t1, side="right")
+        return t[lo:hi], y[lo:hi]
+
+    def __repr__(self) -> str:
+        return f"<SeriesBuffer {self._count}/{self.capacity} samples>"
+
+
+def decimate_minmax(t: Any, y: Any, t0: float, t1: float, buckets: int, *,
+                    aligned: bool = True) -> tuple[FloatArray, FloatArray]:
+    """At most ``2 * buckets`` samples of ``(t, y)`` within ``[t0, t1]`` that draw the same picture.
+
+    ``t`` must be sorted. A window with no more than ``2 * buckets`` samples is returned whole.
+    Otherwise the window is cut into time buckets (one per pixel) and each bucket keeps its
+    minimum and its maximum sample, in time order, so spikes survive and times stay monotonic.
+    Gaps survive too: a bucket holding a NaN keeps that NaN plus the one finite sample farthest
+    from the bucket mean. With ``aligned`` (the default) bucket edges sit at multiples of
+    ``(t1 - t0) / (buckets - 1)`` from the epoch, so they stay put while the window slides.
+    Returns new arrays (never views of the input).
+    """
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 1:
+        raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
+    ts = np.asarray(t, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    if ts.shape != ys.shape or ts.ndim != 1:
+        raise ValueError(f"t and y must be 1-d arrays of the same length, got {ts.shape} and {ys.shape}")
+    lo = int(np.searchsorted(ts, t0, side="left"))
+    hi = int(np.searchsorted(ts, t1, side="right"))
+    tw, yw = ts[lo:hi], ys[lo:hi]
+    if tw.size <= 2 * buckets or t1 <= t0:
+        return tw[: 2 * buckets].copy(), yw[: 2 * buckets].copy()
+
+    if aligned and buckets > 1:
+        width = (t1 - t0) / (buckets - 1)
+        ids = np.floor(tw / width)
+        ids = np.minimum(ids - ids[0], buckets - 1)  # rounding can never add a bucket
+    else:
+        ids = np.minimum(np.floor((tw - t0) * (buckets / (t1 - t0))), buckets - 1)
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    lengths = np.diff(np.append(starts, tw.size))
+    seg = np.repeat(np.arange(starts.size), lengths)
+
+    nan = np.isnan(yw)
+    lows = np.where(nan, np.inf, yw)
+    highs = np.where(nan, -np.inf, yw)
+    mins = np.minimum.reduceat(lows, starts)
+    maxs = np.maximum.reduceat(highs, starts)
+    i_min = _first_where(lows == mins[seg], seg, starts.size)
+    i_max = _first_where(highs == maxs[seg], seg, starts.size)
+
+    nans = np.add.reduceat(nan.astype(np.int64), starts)
+    has_nan = nans > 0
+    if np.any(has_nan):
+        finite = lengths - nans
+        sums = np.add.reduceat(np.where(nan, 0.0, yw), starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / finite
+        i_nan = _first_where(nan, seg, starts.size)
+        spike = np.where(np.abs(maxs - mean) > np.abs(mins - mean), i_max, i_min)
+        spike = np.where(finite > 0, spike, i_nan)  # an all-NaN bucket keeps one NaN
+        i_min = np.where(has_nan, i_nan, i_min)
+        i_max = np.where(has_nan, spike, i_max)
+    pairs = np.sort(np.stack([i_min, i_max], axis=1), axis=1).ravel()
+    keep = np.concatenate(([True], pairs[1:] != pairs[:-1]))
+    idx = pairs[keep]
+    return tw[idx], yw[idx]
+
+
+def _first_where(mask: np.ndarray[Any, Any], seg: np.ndarray[Any, Any], nseg: int) -> np.ndarray[Any, Any]:
+    """Per segment, the index of the first True of ``mask`` (segments are contiguous and sorted;
+    a segment without a True gets -1)."""
+    hits = np.flatnonzero(mask)
+    out = np.full(nseg, -1, dtype=np.int64)
+    if hits.size:
+        first = np.concatenate(([True], seg[hits][1:] != seg[hits][:-1]))
+        out[seg[hits][first]] = hits[first]
+    return out
+
+
+__all__ = ["SeriesBuffer", "as_plot_value", "decimate_minmax"]
