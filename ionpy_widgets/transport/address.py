@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigValidationError
+from ._convert import as_bool as _bool
+from ._convert import as_int as _int
+from ._convert import as_number as _number
+from ._convert import fail as _fail
+from ._convert import set_field as _set
+from ._convert import usb_id as _usb_id
 
 COMMON_BAUDRATES = (300, 600, 1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400,
                     460800, 921600)
@@ -27,59 +33,6 @@ _TERMINATIONS = {"LF": "\n", "CR": "\r", "CRLF": "\r\n", "\\n": "\n", "\\r": "\r
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
 _VISA_SYNTAX = ("e.g. `TCPIP::192.168.1.50::5025::SOCKET`, `TCPIP::192.168.1.50::INSTR`, "
                 "`USB0::0x1AB1::0x0E11::DP8C0000000::INSTR`, `ASRL/dev/ttyUSB0::INSTR`")
-
-
-def _fail(field: str, message: str, hint: str) -> ConfigValidationError:
-    return ConfigValidationError(message, path=f"transport.params.{field}", hint=hint)
-
-
-def _int(field: str, value: Any, hint: str, *, base: int = 10) -> int:
-    """An int from an int or a numeric string; bools are rejected (``True`` is not a baud rate)."""
-    if isinstance(value, bool):
-        raise _fail(field, f"expected an integer, got {value!r}", hint)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip(), base)
-        except ValueError:
-            pass
-    raise _fail(field, f"expected an integer, got {value!r}", hint)
-
-
-def _number(field: str, value: Any, hint: str) -> float:
-    if isinstance(value, bool):
-        raise _fail(field, f"expected a number, got {value!r}", hint)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise _fail(field, f"expected a number, got {value!r}", hint)
-
-
-def _bool(field: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
-        return value.strip().lower() in ("true", "yes", "on", "1")
-    raise _fail(field, f"expected true or false, got {value!r}", "Use true or false.")
-
-
-def _usb_id(field: str, value: Any) -> int:
-    hint = "A 16-bit USB id as lsusb prints it: an int (4292) or a hex string (\"0x10C4\" or \"10C4\")."
-    number = _int(field, value, hint, base=16)
-    if not 0 <= number <= 0xFFFF:
-        raise _fail(field, f"{value!r} is not a 16-bit USB id", hint)
-    return number
-
-
-def _set(obj: object, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)  # normalising inside a frozen dataclass
 
 
 @dataclass(frozen=True, slots=True)

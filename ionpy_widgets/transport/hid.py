@@ -185,6 +185,7 @@ class HidTransport(TransportBase):
                                                     "next connect.") from exc
                 if job is self._inflight:
                     self._inflight = None
+                self._check()  # closed while the job ran: its report goes with the connection
                 if report:
                     return report
         finally:

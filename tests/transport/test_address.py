@@ -108,6 +108,7 @@ def test_virtual_params():
     assert _error("virtual", {"peer": object()}).path == "transport.params.peer"
     assert _error("virtual", {"peer": peer, "garble": 1.5}).path == "transport.params.garble"
     assert _error("virtual", {"peer": peer, "delay": -1}).path == "transport.params.delay"
+    assert _error("virtual", {"peer": peer, "delay": "nan"}).path == "transport.params.delay"
     assert _error("virtual", {"peer": peer, "disconnect_after": 0}).path == "transport.params.disconnect_after"
     assert VirtualParams(peer).delay == 0.0
 

@@ -99,6 +99,21 @@ async def test_a_cancelled_read_hands_its_report_to_the_next_read():
         assert await asyncio.wait_for(transport.read(), 2.0) == b"\x04late"
 
 
+async def test_a_report_arriving_during_close_is_not_returned():
+    bridge = FakeCp2110()
+    transport = HidTransport(HidParams(0x10C4, 0xEA80, read_timeout_ms=1000), backend=FakeHidBackend(bridge))
+    await transport.open()
+    await enable_uart(transport)
+    pending = asyncio.ensure_future(transport.read())
+    await asyncio.sleep(0)
+    closing = asyncio.ensure_future(transport.close())  # waits for the running hidapi read
+    await asyncio.sleep(0)
+    bridge.inject(b"x")
+    await asyncio.wait_for(closing, 2.0)
+    with pytest.raises(TransportClosedError):
+        await asyncio.wait_for(pending, 2.0)
+
+
 async def test_device_absent_lists_what_enumerate_found():
     with pytest.raises(PortNotFoundError) as info:
         await HidTransport(CP2110, backend=FakeHidBackend()).open()
