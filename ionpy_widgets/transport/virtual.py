@@ -21,6 +21,8 @@ Faults, all applied to replies and deterministic for a given ``seed``:
 * ``disconnect_after=N``: the connection drops right after the N-th write reached the peer (its
   reply is lost), as does :meth:`VirtualTransport.disconnect`; reads and writes then raise
   :class:`~ionpy_widgets.errors.TransportClosedError`.
+
+``stats`` and the write count behind ``disconnect_after`` are per connection: ``open`` resets them.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Two rules:
 
 Resource managers are shared: pyvisa returns the same manager for the same backend, so the
 transport closes only its own resource, never the manager.
+
+Known limit: pyvisa-py's ``SOCKET`` sessions do not notice that the instrument closed the
+connection; reads then end in ``ProtocolTimeoutError`` rather than ``TransportClosedError``, and
+the device manager's reconnect after repeated timeouts is what recovers.
 """
 
 from __future__ import annotations
