@@ -18,7 +18,7 @@ transport closes only its own resource, never the manager.
 
 Known limit: pyvisa-py's ``SOCKET`` sessions do not notice that the instrument closed the
 connection; reads then end in ``ProtocolTimeoutError`` rather than ``TransportClosedError``, and
-the device manager's reconnect after repeated timeouts is what recovers.
+only closing and reopening the transport recovers.
 """
 
 from __future__ import annotations
