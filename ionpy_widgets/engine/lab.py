@@ -149,6 +149,15 @@ class Lab:
         """Every device's outputs off, concurrently; ``{"switched": {...}, "errors": {...}}``."""
         return await self.manager.emergency_stop()
 
+    async def probe(self, driver: str, transport: str, params: Mapping[str, Any],
+                    framing: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """Try a connection without adding a device (:func:`~.probe.probe`); a port one of this lab's
+        devices holds is reported as a failed step and never opened. Returns a ``ProbeResult``."""
+        from .probe import probe
+        from .probe_checks import held_ports_of
+
+        return await probe(driver, transport, params, framing, held_ports=held_ports_of(self.manager), **kw)
+
     # --- events and status ------------------------------------------------------------------
     def subscribe(self, *, maxsize: int = 1000, kinds: Iterable[str] | None = None,
                   devices: Iterable[str] | None = None, name: str = "") -> Subscription:
