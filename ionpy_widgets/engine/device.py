@@ -10,7 +10,6 @@ backoff until it is back (published once as recovered).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from enum import StrEnum
@@ -62,6 +61,8 @@ class ManagedDevice(WriteMixin):
         self.online = asyncio.Event()
         self.unavailable_since: float | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Set by ``stop``: the loops end even if a cancellation was swallowed somewhere below.
+        self._stopping = False
         self._waker = Waker()
         self._poll_requests: list[asyncio.Future[dict[str, Any]]] = []
         self._backoff = Backoff.from_settings(settings)
@@ -89,15 +90,16 @@ class ManagedDevice(WriteMixin):
         if self.stack is None or self.state in (DeviceState.ERROR, DeviceState.DISABLED):
             return
         if self._task is None or self._task.done():
+            self._stopping = False
             self.state = DeviceState.CONNECTING
             self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"ionpy-device:{self.id}")
 
     async def stop(self) -> None:
         """Cancel the task and disconnect, each bounded by ``close_timeout`` (a hung close is abandoned)."""
+        self._stopping = True
         task, self._task = self._task, None
         if task is not None and not task.done():
-            task.cancel()
-            await _bounded(task, self.settings.close_timeout, f"{self.id} task")
+            await _finish(task, self.settings.close_timeout, f"{self.id} task", cancel=True)
         if self.stack is not None:
             await self._disconnect()
         if self.state not in (DeviceState.ERROR, DeviceState.DISABLED):
@@ -109,7 +111,7 @@ class ManagedDevice(WriteMixin):
         assert self.stack is not None
         closing = asyncio.get_running_loop().create_task(self.stack.close(), name=f"ionpy-close:{self.id}")
         try:
-            await _bounded(closing, self.settings.close_timeout, f"{self.id} close")
+            await _finish(closing, self.settings.close_timeout, f"{self.id} close", cancel=False)
         except asyncio.CancelledError:
             closing.cancel()
             raise
@@ -118,7 +120,7 @@ class ManagedDevice(WriteMixin):
     async def _supervise(self) -> None:
         assert self.stack is not None
         driver = self.stack.driver
-        while True:
+        while not self._stopping:
             try:
                 async with asyncio.timeout(self.settings.connect_timeout):
                     identity = await driver.connect()
@@ -140,7 +142,7 @@ class ManagedDevice(WriteMixin):
         """Poll on schedule until the connection is lost or polls keep failing (then raise why)."""
         loop = asyncio.get_running_loop()
         schedule = Schedule(self.poll_interval, loop.time())
-        while True:
+        while not self._stopping:
             early = await self._waker.sleep_until(schedule.deadline)
             await self._poll_once(driver)
             if not early:
@@ -240,19 +242,33 @@ def _settle(futures: list[asyncio.Future[Any]], *, result: Any = None, error: Ba
                 future.set_result(result)
 
 
-async def _bounded(task: asyncio.Task[Any], timeout: float, what: str) -> None:
-    """Wait for ``task`` at most ``timeout``; then cancel it and give up after a short grace."""
-    done, _ = await asyncio.wait({task}, timeout=timeout)
-    if not done:
-        log.warning("%s did not finish within %.1f s; cancelling it", what, timeout)
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=min(0.5, timeout))
-        if not done:
-            log.error("%s ignores cancellation; abandoning it", what)
+async def _finish(task: asyncio.Task[Any], timeout: float, what: str, *, cancel: bool) -> None:
+    """Let ``task`` end within ``timeout``. With ``cancel`` it is cancelled at once; otherwise it may
+    run until ``timeout`` and is cancelled after that, with a short grace. Cancellation is repeated
+    every 50 ms, because some library code swallows a cancellation that races with completion
+    (``asyncio.wait_for`` in Python 3.11, ``suppress(CancelledError)`` around awaits). A task that
+    still does not end is abandoned (logged) so that shutdown never hangs."""
+    loop = asyncio.get_running_loop()
+    if not cancel:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if done:
+            _log_failure(task, what)
             return
+        log.warning("%s did not finish within %.1f s; cancelling it", what, timeout)
+        timeout = min(0.5, timeout)
+    end = loop.time() + timeout
+    while not task.done() and loop.time() < end:
+        task.cancel()
+        await asyncio.wait({task}, timeout=max(0.0, min(0.05, end - loop.time())))
+    if not task.done():
+        log.error("%s ignores cancellation; abandoning it", what)
+        return
+    _log_failure(task, what)
+
+
+def _log_failure(task: asyncio.Task[Any], what: str) -> None:
     if not task.cancelled() and task.exception() is not None:
-        with contextlib.suppress(Exception):
-            log.debug("%s failed: %r", what, task.exception())
+        log.debug("%s failed: %r", what, task.exception())
 
 
 __all__ = ["DeviceState", "ManagedDevice"]
