@@ -14,7 +14,9 @@ window that slides keeps choosing the same samples and the line does not shimmer
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
@@ -246,4 +248,62 @@ def _first_where(mask: np.ndarray[Any, Any], seg: np.ndarray[Any, Any], nseg: in
     return out
 
 
-__all__ = ["SeriesBuffer", "as_plot_value", "decimate_minmax"]
+_TIME_COLUMNS = ("timestamp", "time", "t", "ts")
+
+
+def history_arrays(result: Any, entity: str = "") -> tuple[FloatArray, FloatArray]:
+    """``(t, y)`` float64 arrays (epoch seconds, values) from what a history query returned: a
+    DataFrame (time in a ``timestamp``/``time`` column or the index; value in ``value``, the
+    entity's name or the first other column), a mapping of columns, or a ``(t, y)`` pair."""
+    if result is None:
+        return np.empty(0), np.empty(0)
+    columns = getattr(result, "columns", None)
+    if columns is not None or isinstance(result, Mapping):
+        names = [str(c) for c in (columns if columns is not None else result.keys())]
+        time_name = next((n for n in _TIME_COLUMNS if n in names), None)
+        rest = [n for n in names if n != time_name]
+        value_name = next((n for n in ("value", entity, "y") if n in rest), rest[0] if rest else None)
+        if value_name is None:
+            raise ValueError(f"history has no value column (columns: {', '.join(names) or 'none'})")
+        times = result[time_name] if time_name is not None else getattr(result, "index", None)
+        if times is None:
+            raise ValueError(f"history has no time column (expected one of {', '.join(_TIME_COLUMNS)})")
+        values = result[value_name]
+    else:
+        times, values = result
+    return _seconds(times), np.asarray(values, dtype=np.float64).ravel()
+
+
+def _seconds(times: Any) -> FloatArray:
+    if getattr(getattr(times, "dt", None), "tz", None) is not None:  # tz-aware pandas column
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    if getattr(times, "tz", None) is not None:  # tz-aware pandas index
+        times = times.tz_convert("UTC").tz_localize(None)
+    arr = np.asarray(times)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[ns]").astype(np.int64) / 1e9
+    if arr.dtype.kind == "O":
+        return np.array([x.timestamp() if hasattr(x, "timestamp") else float(x) for x in arr], dtype=np.float64)
+    return arr.astype(np.float64).ravel()
+
+
+async def load_history(query: Callable[..., Any], device: str, entity: str, start: float, end: float, *,
+                       max_points: int) -> tuple[FloatArray, FloatArray]:
+    """Call ``query(device, entity, start, end)`` (sync or async) and convert its result. A query
+    that accepts ``buckets`` (the decimated form) is asked for ``max_points // 2`` buckets."""
+    kwargs: dict[str, Any] = {}
+    try:
+        params = inspect.signature(query).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "buckets" in params:
+        kwargs["buckets"] = max(1, max_points // 2)
+    elif "max_points" in params:
+        kwargs["max_points"] = max_points
+    result = query(device, entity, start, end, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return history_arrays(result, entity)
+
+
+__all__ = ["SeriesBuffer", "as_plot_value", "decimate_minmax", "history_arrays", "load_history"]
