@@ -45,6 +45,19 @@ def _frozen(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(payload or {}))
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` with everything that JSON cannot hold turned into a string (for event payloads)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex(" ")
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingEvent:
     """All readings one poll of ``device`` produced (one timestamp, many entities)."""
@@ -136,4 +149,13 @@ Event = ReadingEvent | SystemEvent | AlarmEvent
 #: Categories whose events are never dropped by the bus.
 LOSSLESS_CATEGORIES = frozenset({SystemEvent.category, AlarmEvent.category})
 
-__all__ = ["LOSSLESS_CATEGORIES", "AlarmEvent", "AlarmLevel", "Event", "ReadingEvent", "SystemEvent", "SystemKind"]
+__all__ = [
+    "LOSSLESS_CATEGORIES",
+    "AlarmEvent",
+    "AlarmLevel",
+    "Event",
+    "ReadingEvent",
+    "SystemEvent",
+    "SystemKind",
+    "jsonable",
+]

@@ -89,8 +89,12 @@ class Lab:
             await previous._replace()
         lab = cls(config, key=key, settings=settings or config.engine)
         _RUNNING[key] = lab
-        await lab.manager.add_many(config.devices, strict=False)
-        lab.watchdog.start()
+        try:
+            await lab.manager.add_many(config.devices, strict=False)
+            lab.watchdog.start()
+        except BaseException:
+            await lab.stop()
+            raise
         log.info("lab %s started with %d device(s)", key, len(config.devices))
         return lab
 

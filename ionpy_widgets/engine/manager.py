@@ -20,7 +20,7 @@ from ..errors import DeviceDuplicateError, DeviceNotFoundError, DeviceSpawnError
 from .bus import EventBus
 from .config import DeviceConfig
 from .device import DeviceState, ManagedDevice
-from .events import SystemEvent, SystemKind
+from .events import SystemEvent, SystemKind, jsonable
 from .poller import normalise_error
 from .settings import EngineSettings
 
@@ -74,7 +74,7 @@ class DeviceManager:
         self._devices[config.id] = device
         self.bus.publish(SystemEvent(SystemKind.DEVICE_ADDED, config.id,
                                      {"driver": config.driver, "state": device.state.value,
-                                      "config": config.to_dict() if _plain(config) else {"id": config.id}}))
+                                      "config": jsonable(config.to_dict())}))
         if device.state is DeviceState.ERROR and device.last_error is not None:
             self.bus.publish(SystemEvent(SystemKind.DEVICE_ERROR, config.id, {"error": device.last_error.to_dict()}))
         if not self._stopped:
@@ -175,12 +175,6 @@ class DeviceManager:
                 switched[device.id] = result
         self.bus.publish(SystemEvent(SystemKind.EMERGENCY_STOP, "", {"switched": switched, "errors": errors}))
         return {"switched": switched, "errors": errors}
-
-
-def _plain(config: DeviceConfig) -> bool:
-    """True when the config holds only plain data (a programmatic peer object is not)."""
-    params = (config.transport or {}).get("params", {})
-    return all(isinstance(v, str | int | float | bool | type(None) | list | dict) for v in params.values())
 
 
 __all__ = ["DeviceManager", "WaitOnlineTimeoutError"]

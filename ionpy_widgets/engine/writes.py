@@ -12,7 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DeviceUnavailableError, IonpyError
-from .events import SystemEvent, SystemKind
+from .events import SystemEvent, SystemKind, jsonable
 from .poller import normalise_error
 
 if TYPE_CHECKING:
@@ -77,15 +77,9 @@ class WriteMixin:
         return switched
 
     def _publish_write(self, key: str, value: Any, source: str, *, ok: bool, **extra: Any) -> None:
-        payload = {"key": key, "value": _jsonable(value), "source": source, "ok": ok}
-        payload.update({k: _jsonable(v) if k == "requested" else v for k, v in extra.items()})
+        payload = {"key": key, "value": jsonable(value), "source": source, "ok": ok}
+        payload.update(jsonable(extra))
         self.bus.publish(SystemEvent(SystemKind.WRITE, self.id, payload))
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 __all__ = ["WriteMixin"]
