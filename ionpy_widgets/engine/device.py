@@ -63,6 +63,7 @@ class ManagedDevice(WriteMixin):
         self._task: asyncio.Task[None] | None = None
         #: Set by ``stop``: the loops end even if a cancellation was swallowed somewhere below.
         self._stopping = False
+        self._warned = False
         self._waker = Waker()
         self._poll_requests: list[asyncio.Future[dict[str, Any]]] = []
         self._backoff = Backoff.from_settings(settings)
@@ -161,8 +162,10 @@ class ManagedDevice(WriteMixin):
         except Exception as exc:
             error = normalise_error(exc, self.id, self.config.driver)
             _settle(requests, error=error)
-            if not isinstance(exc, IonpyError):
-                log.warning("device %s: unexpected %s in poll: %s", self.id, type(exc).__name__, exc)
+            if not isinstance(exc, IonpyError):  # a driver bug or undecodable bytes: log once per session
+                level = logging.DEBUG if self._warned else logging.WARNING
+                self._warned = True
+                log.log(level, "device %s: unexpected %s in poll: %s", self.id, type(exc).__name__, exc)
             self.stats.record_failure()
             self.last_error = error
             if is_connection_loss(exc) or self.stats.consecutive_failures >= self.settings.max_poll_failures:
@@ -181,6 +184,7 @@ class ManagedDevice(WriteMixin):
         self.state = DeviceState.ONLINE
         self.stats.connects += 1
         self.stats.consecutive_failures = 0
+        self._warned = False
         self.online.set()
         if identity != self.identity:
             self.identity = identity
