@@ -20,13 +20,13 @@ if TYPE_CHECKING:
     from .driver.entity import EntityDescription
     from .driver.reading import Quality, Reading
     from .driver.registry import register as register_driver
-    from .engine.lab import Lab
+    from .widgets.lab_ui import Lab
 
 __version__ = "0.1.0"
 
 #: public name -> (module, attribute)
 _LAZY: dict[str, tuple[str, str]] = {
-    "Lab": (".engine.lab", "Lab"),
+    "Lab": (".widgets.lab_ui", "Lab"),
     "Reading": (".driver.reading", "Reading"),
     "Quality": (".driver.reading", "Quality"),
     "EntityDescription": (".driver.entity", "EntityDescription"),
@@ -37,7 +37,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 def start(config: Any = None, **kwargs: Any) -> Any:
     """Alias of :meth:`Lab.start`: ``lab = await ionpy_widgets.start("lab.yaml")``."""
-    from .engine.lab import Lab
+    from .widgets.lab_ui import Lab
 
     return Lab.start(config, **kwargs)
 

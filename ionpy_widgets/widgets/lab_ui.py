@@ -1,0 +1,182 @@
+"""``ionpy_widgets.Lab``: the engine's :class:`~ionpy_widgets.engine.lab.Lab` plus its widgets.
+
+    import ionpy_widgets as ion
+    lab = await ion.Lab.start("lab.yaml")
+    lab.dashboard()                                   # devices, a control panel each, a chart
+    lab.devices_panel()                               # the device manager alone
+    lab.control("DPS5005_1")                          # one device's control panel
+    lab.chart("DPS5005_1.u_out", "DPS5005_1.i_out", window="5min")
+
+The engine never imports widgets; this subclass lives in the widgets layer and the package's
+public ``Lab`` name points here. Every widget follows the lab's bus, so devices added or removed
+later (from code or another cell) show up without re-running the cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import ipywidgets
+
+from ..driver.base import Category
+from ..engine import lab as engine_lab
+from ..engine.events import Event, SystemEvent
+from .bridge import WidgetBridge
+from .controls import ControlPanel
+from .devices import DeviceManagerWidget, EditCallback
+
+#: English texts of the dashboard (one place, ready for translation).
+STRINGS = {
+    "controls": "Controls",
+    "chart": "Live chart",
+    "no_devices": "No devices yet: add one with `await lab.add_device({...})` — it appears here by itself.",
+    "no_psu": "No power supply to chart yet.",
+}
+
+#: Entities charted for each power supply, by driver entity key (first one that exists wins).
+PSU_SERIES = (("u_out", "i_out"), ("u_out_1", "i_out_1"))
+
+
+class _Starting(engine_lab._Starting):
+    """``Lab.start(...)`` for a subclass: the engine's awaitable, building ``cls`` instead of the base."""
+
+    def __init__(self, cls: type[engine_lab.Lab], config: Any, name: str | None, settings: Any) -> None:
+        super().__init__(config, name, settings)
+        self._cls = cls
+
+    def __await__(self) -> Generator[Any, None, engine_lab.Lab]:
+        return self._cls._open(*self._args).__await__()
+
+    async def __aenter__(self) -> engine_lab.Lab:
+        self._lab = await self._cls._open(*self._args)
+        return self._lab
+
+
+class Lab(engine_lab.Lab):
+    """The engine's lab with widgets; ``lab = await Lab.start(...)`` exactly as the engine's."""
+
+    @classmethod
+    def start(cls, config: engine_lab.ConfigSource = None, *, name: str | None = None,
+              settings: Any = None) -> _Starting:  # type: ignore[override]
+        return _Starting(cls, config, name, settings)
+
+    def devices_panel(self, *, on_edit: EditCallback | None = None) -> DeviceManagerWidget:
+        """The device manager: every device with its status; ``on_edit(device_id)`` opens an editor."""
+        return DeviceManagerWidget(self, on_edit=on_edit)
+
+    def control(self, device_id: str) -> ControlPanel:
+        """The control panel of one device (readings, setpoints, switches, emergency stop)."""
+        return ControlPanel(self, device_id)
+
+    def chart(self, *series: str, window: float | str = "5min", **kwargs: Any) -> Any:
+        """A live chart of ``"DEVICE.entity"`` series (:class:`~ionpy_widgets.widgets.chart.LiveChart`)."""
+        from .chart import LiveChart
+
+        return LiveChart(self, *series, window=window, **kwargs)
+
+    def psu_series(self) -> list[str]:
+        """``"DEVICE.u_out"``/``"DEVICE.i_out"`` (or channel 1's) of every power supply."""
+        series: list[str] = []
+        for device_id, device in self.manager.devices.items():
+            if getattr(device.driver_cls, "category", None) != Category.PSU:
+                continue
+            keys = self[device_id].entities
+            for pair in PSU_SERIES:
+                if all(k in keys for k in pair):
+                    series += [f"{device_id}.{k}" for k in pair]
+                    break
+        return series
+
+    def dashboard(self, *, on_edit: EditCallback | None = None, window: float | str = "5min") -> Dashboard:
+        """Device manager + a control panel per device (tabs) + a chart of every PSU's u_out/i_out."""
+        return Dashboard(self, on_edit=on_edit, window=window)
+
+
+class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
+    """The whole bench in one cell; tabs and chart follow devices added and removed later.
+
+    ``on_edit``: as for the device manager; a widget it returns (the wizard) is shown in the
+    dashboard under the device list.
+    """
+
+    def __init__(self, lab: Lab, *, on_edit: EditCallback | None = None, window: float | str = "5min") -> None:
+        self.lab = lab
+        self.window = window
+        self._user_edit = on_edit
+        self.devices_panel = DeviceManagerWidget(lab, on_edit=self._edit if on_edit is not None else None)
+        self.editor = ipywidgets.VBox()
+        self.tabs = ipywidgets.Tab()
+        self.panels: dict[str, ControlPanel] = {}
+        self.chart: Any = None
+        self._chart_series: list[str] = []
+        self.chart_box = ipywidgets.VBox()
+        self.note = ipywidgets.HTML()
+        super().__init__(children=[self.devices_panel, self.editor, self.note, self.tabs, self.chart_box],
+                         layout=ipywidgets.Layout(width="100%"))
+        self.add_class("ionpy-dashboard")
+        self.bridge = WidgetBridge(lab, rate_hz=4.0, kinds=("device_added", "device_removed", "device_updated"),
+                                   name="dashboard")
+        self.bridge.on_event(self._on_event)
+        self.bridge.add_flush(lambda _changed: self.sync(), widgets=[self, self.tabs])
+        self.sync()
+        if lab.running:
+            self.bridge.start()
+
+    def _edit(self, device_id: str) -> Any:
+        assert self._user_edit is not None
+        result = self._user_edit(device_id)
+        if isinstance(result, ipywidgets.Widget):
+            self.editor.children = (result,)
+        return result
+
+    @staticmethod
+    def _on_event(event: Event) -> str | None:
+        return "devices" if isinstance(event, SystemEvent) else None
+
+    def sync(self) -> None:
+        """Make the tabs and the chart match the lab's devices (called on device added/removed)."""
+        ids = [i for i in self.lab.devices if i in self.lab]
+        for gone in [i for i in self.panels if i not in ids]:
+            self.panels.pop(gone).close()
+        for device_id in ids:
+            if device_id not in self.panels:
+                self.panels[device_id] = ControlPanel(self.lab, device_id)
+        children = tuple(self.panels[i] for i in ids)
+        if self.tabs.children != children:
+            self.tabs.children = children
+            self.tabs.titles = tuple(ids)
+        self.note.value = f"<i>{STRINGS['no_devices']}</i>" if not ids else ""
+        self._sync_chart()
+
+    def _sync_chart(self) -> None:
+        series = self.lab.psu_series() if self.lab.running else self._chart_series
+        if series == self._chart_series and (self.chart is not None or not series):
+            return
+        if self.chart is not None:
+            self.chart.close()
+            self.chart = None
+        self._chart_series = series
+        if series:
+            self.chart = self.lab.chart(*series, window=self.window, title=STRINGS["chart"])
+            self.chart_box.children = (self.chart,)
+        else:
+            self.chart_box.children = ()
+
+    def close(self) -> None:
+        """Stop following the lab and close every child widget."""
+        self.bridge.close()
+        for panel in self.panels.values():
+            panel.close()
+        self.panels.clear()
+        if self.chart is not None:
+            self.chart.close()
+        for widget in (self.devices_panel, self.editor, self.tabs, self.chart_box, self.note):
+            widget.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        return f"<Dashboard {len(self.panels)} device(s)>"
+
+
+__all__ = ["STRINGS", "Dashboard", "Lab"]
