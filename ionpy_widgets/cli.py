@@ -369,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="one JSON object per reading per line")
     run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl+C)")
     run.set_defaults(handler=_run)
+
+    from .cli_discovery import add_parsers  # discover, probe
+
+    add_parsers(sub)
     return parser
 
 
