@@ -131,7 +131,8 @@ def text_table(entries: Sequence[JournalEntry]) -> str:
     lines = [f"{'id':>6}  {'time':<23}  {'kind':<15}  what"]
     for e in entries:
         when = datetime.fromtimestamp(e.timestamp).isoformat(sep=" ", timespec="milliseconds")
-        lines.append(f"{e.id:>6}  {when:<23}  {e.kind:<15}  {e.summary()}")
+        what = e.summary() if e.kind == "write" else e.summary().removeprefix(e.kind).lstrip()
+        lines.append(f"{e.id:>6}  {when:<23}  {e.kind:<15}  {what}")
     return "\n".join(lines)
 
 
@@ -295,7 +296,8 @@ class Journal:
                 args.append(str(value))
         if since is not None:
             where.append("ts >= ?")
-            args.append(since.timestamp() if isinstance(since, datetime) else float(since))
+            # a datetime is rounded to the microsecond: widen by one so that ``since=entry.time`` finds entry
+            args.append(since.timestamp() - 1e-6 if isinstance(since, datetime) else float(since))
         sql = f"SELECT {_COLUMNS} FROM journal" + (" WHERE " + " AND ".join(where) if where else "")
         if limit is not None:
             sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {max(int(limit), 0)}) ORDER BY id"
@@ -345,13 +347,20 @@ class Journal:
     def __repr__(self) -> str:
         if self.closed:
             return f"Journal({str(self.path)!r}, closed)"
-        recent = self.entries(limit=20)
-        return f"Journal({str(self.path)!r}, {len(self)} entries)\n" + text_table(recent)
+        try:
+            recent, total = self.entries(limit=20), len(self)
+        except StorageError as exc:  # a repr must not raise in a notebook
+            return f"Journal({str(self.path)!r}, unreadable: {exc})"
+        return f"Journal({str(self.path)!r}, {total} entries)\n" + text_table(recent)
 
     def _repr_html_(self) -> str:
         if self.closed:
-            return f"<p>Journal {self.path.name} (closed)</p>"
-        return html_table(self.entries(limit=50), title=f"Journal {self.path.name}: newest of {len(self)}")
+            return f"<p>Journal {html.escape(self.path.name)} (closed)</p>"
+        try:
+            recent, total = self.entries(limit=50), len(self)
+        except StorageError as exc:
+            return f"<p>Journal {html.escape(self.path.name)} is unreadable: {html.escape(str(exc))}</p>"
+        return html_table(recent, title=f"Journal {self.path.name}: newest {len(recent)} of {total}")
 
     def close(self) -> None:
         """Write what is buffered and close the file. Safe to call twice."""

@@ -4,9 +4,9 @@ Only what the driver's entity table marks ``persist=True`` is kept, plus a few d
 that have no entity (``poll_interval``). **Output switches are never stored and never restored**:
 a restart must not switch anything on by itself.
 
-Refusal policy (chosen on purpose): :meth:`StateManager.set` never raises for a value that must
-not persist. It returns ``False`` and counts the refusal in :attr:`StateManager.refused`, so the
-engine can call it after every successful write without checking the entity first.
+Refusal policy (chosen on purpose): :meth:`StateManager.set` never raises for a value that must not
+persist; it returns ``False`` and counts it in :attr:`StateManager.refused`, so the engine can call
+it after every successful write without checking the entity first.
 
 :meth:`StateManager.restore` only *returns* values; sending them to the instrument is the
 engine's job. It filters against the entity table passed in, because a hand-edited file cannot be
@@ -72,7 +72,8 @@ class StateManager:
         #: How often a value was refused, by ``"device.key"``.
         self.refused: Counter[str] = Counter()
         self._warnings = WarningLog(log)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the values (held for microseconds)
+        self._write_lock = threading.RLock()  # one file write at a time (re-entrant for signal handlers)
         self._data: dict[str, dict[str, Any]] = {}
         self._generation = 0
         self._saved_generation = 0
@@ -157,16 +158,17 @@ class StateManager:
     # --- saving -----------------------------------------------------------------------------
     def save_now(self) -> Path:
         """Write the file now (atomically, keeping a ``.bak``). Synchronous: callable from plain
-        code, ``atexit`` or a signal handler, with or without a running loop.
+        code, ``atexit`` or a signal handler, with or without a running loop. The disk work happens
+        outside the data lock, so :meth:`set` never waits for a slow disk.
         Raises :class:`~ionpy_widgets.engine.atomic.StorageError` when the file cannot be written."""
-        with self._lock:
-            generation = self._generation
-            doc = {"version": STATE_VERSION,
-                   "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "devices": {dev: dict(sorted(vals.items())) for dev, vals in sorted(self._data.items())}}
-            text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
-            atomic_write_text(self.path, text)
-            self._saved_generation = max(self._saved_generation, generation)
+        with self._write_lock:
+            with self._lock:
+                generation = self._generation
+                doc = {"version": STATE_VERSION, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "devices": {dev: dict(sorted(vals.items())) for dev, vals in sorted(self._data.items())}}
+            atomic_write_text(self.path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+            with self._lock:
+                self._saved_generation = max(self._saved_generation, generation)
         return self.path
 
     def save_if_dirty(self) -> bool:
