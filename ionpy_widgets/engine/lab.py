@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DeviceError
 from .bus import Callback, CallbackSubscription, EventBus, Subscription
@@ -27,6 +27,9 @@ from .handle import DeviceHandle
 from .manager import DeviceManager
 from .settings import EngineSettings
 from .watchdog import LoopWatchdog
+
+if TYPE_CHECKING:
+    from .probe import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +157,9 @@ class Lab:
         return await self.manager.emergency_stop()
 
     async def probe(self, driver: str, transport: str, params: Mapping[str, Any],
-                    framing: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+                    framing: Mapping[str, Any] | None = None, **kw: Any) -> ProbeResult:
         """Try a connection without adding a device (:func:`~.probe.probe`); a port one of this lab's
-        devices holds is reported as a failed step and never opened. Returns a ``ProbeResult``."""
+        devices holds is reported as a failed step and never opened."""
         from .probe import probe
         from .probe_checks import held_ports_of
 

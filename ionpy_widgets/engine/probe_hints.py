@@ -242,21 +242,6 @@ def is_config_error(exc: BaseException) -> bool:
     return isinstance(exc, ConfigValidationError | UnknownDriverError)
 
 
-__all__ = [
-    "BAUD_CANDIDATES",
-    "DRIVER_TIPS",
-    "HintContext",
-    "busy_hint",
-    "connect_timeout_hint",
-    "corrupted_hint",
-    "held_hint",
-    "hint_for",
-    "is_config_error",
-    "mismatch_hint",
-    "no_reply_hint",
-    "port_keys",
-    "port_label",
-    "port_missing_hint",
-    "refused_hint",
-    "wrong_transport_hint",
-]
+__all__ = ["BAUD_CANDIDATES", "DRIVER_TIPS", "HintContext", "busy_hint", "connect_timeout_hint", "corrupted_hint",
+           "held_hint", "hint_for", "is_config_error", "mismatch_hint", "no_reply_hint", "port_keys", "port_label",
+           "port_missing_hint", "refused_hint", "wrong_transport_hint"]
