@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,13 +35,15 @@ from ..driver.entity import Kind
 from ..engine.events import Event, ReadingEvent, SystemEvent, SystemKind
 from ..errors import ConfigValidationError, EntityError
 from .bridge import BUS_CLOSED, WidgetBridge
-from .series import SeriesBuffer, decimate_minmax, load_history
+from .series import SeriesBuffer, WindowDecimator, load_history
 
 log = logging.getLogger(__name__)
 
 WINDOW_CHOICES = ("30s", "1min", "5min", "15min", "1h", "6h")
 _UNITS = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0, "d": 86400.0}
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
+#: Seconds between status-line refreshes when only the point counts changed.
+STATUS_PERIOD = 1.0
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -83,6 +85,10 @@ class ChartSeries:
     buffer: SeriesBuffer
     mark: bqplot.Lines
     sent: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] = field(default_factory=lambda: (np.empty(0),) * 2)
+    decimator: WindowDecimator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decimator = WindowDecimator(self.buffer)
 
     @property
     def key(self) -> str:
@@ -99,10 +105,12 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
     ``series``: ``"DEVICE.entity"`` strings. ``window``: ``"30s"``, ``"5min"``, ``"1h"`` or seconds.
     ``buckets``: pixel buckets (points per line ≤ ``2 * buckets``). ``rate_hz``: pushes per second
     at most. ``capacity``: samples kept per series (the longest window that can be shown).
+    ``clock``: "now" in wall-clock seconds (benchmarks and tests replay time faster than real).
     """
 
     def __init__(self, lab: Any, *series: str, window: float | str = "5min", buckets: int = 600,
-                 rate_hz: float = 10.0, capacity: int = 100_000, title: str = "", height: str = "420px") -> None:
+                 rate_hz: float = 10.0, capacity: int = 100_000, title: str = "", height: str = "420px",
+                 clock: Callable[[], float] = time.time) -> None:
         if not series:
             raise ConfigValidationError("no series to chart", path="series",
                                         hint='Name entities as "DEVICE.entity", e.g. "DPS5005_1.u_out".')
@@ -118,12 +126,15 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
             raise ConfigValidationError(f"must be an integer >= 2, got {capacity!r}", path="capacity",
                                         hint="Samples kept per series: window × poll rate (36000 = 1 h at 10 Hz).")
         self.lab = lab
+        self.clock = clock
         self.window = parse_window(window)
         self.buckets = buckets
         self.paused_at: float | None = None
         self.stall: tuple[float, float] | None = None
         self.lab_stopped = False
         self.history_error: str | None = None
+        self._status_notes: list[str] | None = None
+        self._status_at = 0.0
         self.bridge = WidgetBridge(lab, rate_hz=rate_hz, kinds=("reading", "availability", "device_removed",
                                                                 "loop_stall"),
                                    devices={device for device, _, _ in resolved}, name=f"chart:{','.join(series)}")
@@ -203,26 +214,34 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
         if BUS_CLOSED in changed:
             self.lab_stopped = True
         if self.paused_at is None and changed & {"data", "view", "*"}:
-            self.redraw(time.time())
+            self.redraw(self.clock())
         elif self.paused_at is not None and "view" in changed:
             self.redraw(self.paused_at)
         self._update_status()
 
     def redraw(self, t1: float) -> None:
         """Show the window ending at ``t1`` (wall-clock seconds); lines that did not change are not sent."""
-        t0 = t1 - self.window
         for item in self.series:
-            t, y = decimate_minmax(*item.buffer.arrays(), t0, t1, self.buckets)
+            t, y = item.decimator.window(t1, self.window, self.buckets)
             old_t, old_y = item.sent
             if np.array_equal(t, old_t) and np.array_equal(y, old_y, equal_nan=True):
                 continue
             with item.mark.hold_sync():  # x and y in one message (also when called outside a push)
                 item.mark.x, item.mark.y = _to_dates(t), y
             item.sent = (t, y)
-        self._frame.x = _to_dates(np.array([t0, t1]))
+        self._frame.x = _to_dates(np.array([t1 - self.window, t1]))
 
     def _update_status(self) -> None:
+        """Point counts at most once a second; notes (pause, stall, errors) at once."""
+        notes = self._notes()
+        now = self.clock()
+        if notes == self._status_notes and abs(now - self._status_at) < STATUS_PERIOD:
+            return
+        self._status_notes, self._status_at = notes, now
         parts = [f"{html.escape(s.key)}: {len(s.buffer):,} pts" for s in self.series]
+        self.status.value = " · ".join(parts + notes)
+
+    def _notes(self) -> list[str]:
         notes: list[str] = []
         if self.paused_at is not None:
             notes.append(f"paused at {_clock(self.paused_at)} (still recording)")
@@ -236,7 +255,7 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
             notes.append(f"no history: {html.escape(self.history_error)}")
         if self.lab_stopped:
             notes.append("the lab stopped")
-        self.status.value = " · ".join(parts + notes)
+        return notes
 
     # --- controls ---------------------------------------------------------------------------
     def _on_pause(self, change: dict[str, Any]) -> None:
@@ -246,7 +265,7 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
         """Freeze the view (data keeps being recorded) or, with False, resume at "now"."""
         if paused == (self.paused_at is not None):
             return
-        self.paused_at = time.time() if paused else None
+        self.paused_at = self.clock() if paused else None
         self.pause_button.value = paused
         self.pause_button.description, self.pause_button.icon = ("Resume", "play") if paused else ("Pause", "pause")
         self.bridge.mark("status" if paused else "view")
@@ -269,7 +288,7 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
     # --- history ----------------------------------------------------------------------------
     async def _backfill(self) -> None:
         """Fill the buffers from ``lab.history`` for the window before "now" (runs in the bridge task)."""
-        end = time.time()
+        end = self.clock()
         for item in self.series:
             try:
                 t, y = await load_history(self.lab.history, item.device, item.entity, end - self.window, end,

@@ -69,6 +69,8 @@ class SeriesBuffer:
         self._head = 0  # next write position in [0, capacity)
         self._count = 0
         self.version = 0
+        #: Grows when samples are removed or inserted before the newest (clear, backfill).
+        self.generation = 0
         self.out_of_order = 0
         self.skipped = 0
 
@@ -160,6 +162,7 @@ class SeriesBuffer:
     def clear(self) -> None:
         self._head = self._count = 0
         self.version += 1
+        self.generation += 1
 
     def arrays(self) -> tuple[FloatArray, FloatArray]:
         """Views of every sample held, oldest first (valid until the next append)."""
@@ -202,28 +205,34 @@ def decimate_minmax(t: Any, y: Any, t0: float, t1: float, buckets: int, *,
         return tw[: 2 * buckets].copy(), yw[: 2 * buckets].copy()
 
     if aligned and buckets > 1:
-        width = (t1 - t0) / (buckets - 1)
-        ids = np.floor(tw / width)
+        ids = np.floor(tw / ((t1 - t0) / (buckets - 1)))
         ids = np.minimum(ids - ids[0], buckets - 1)  # rounding can never add a bucket
     else:
         ids = np.minimum(np.floor((tw - t0) * (buckets / (t1 - t0))), buckets - 1)
-    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    lengths = np.diff(np.append(starts, tw.size))
-    seg = np.repeat(np.arange(starts.size), lengths)
+    idx = _bucket_extremes(yw, ids)
+    return tw[idx], yw[idx]
 
-    nan = np.isnan(yw)
-    lows = np.where(nan, np.inf, yw)
-    highs = np.where(nan, -np.inf, yw)
+
+def _bucket_extremes(y: FloatArray, ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Indices (increasing) of the samples each bucket keeps; ``ids`` is each sample's bucket, sorted."""
+    if y.size == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    lengths = np.diff(np.append(starts, y.size))
+    seg = np.repeat(np.arange(starts.size), lengths)
+    nan = np.isnan(y)
+    any_nan = bool(nan.any())
+    lows = np.where(nan, np.inf, y) if any_nan else y
+    highs = np.where(nan, -np.inf, y) if any_nan else y
     mins = np.minimum.reduceat(lows, starts)
     maxs = np.maximum.reduceat(highs, starts)
     i_min = _first_where(lows == mins[seg], seg, starts.size)
     i_max = _first_where(highs == maxs[seg], seg, starts.size)
-
-    nans = np.add.reduceat(nan.astype(np.int64), starts)
-    has_nan = nans > 0
-    if np.any(has_nan):
+    if any_nan:
+        nans = np.add.reduceat(nan.astype(np.int64), starts)
+        has_nan = nans > 0
         finite = lengths - nans
-        sums = np.add.reduceat(np.where(nan, 0.0, yw), starts)
+        sums = np.add.reduceat(np.where(nan, 0.0, y), starts)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sums / finite
         i_nan = _first_where(nan, seg, starts.size)
@@ -232,9 +241,84 @@ def decimate_minmax(t: Any, y: Any, t0: float, t1: float, buckets: int, *,
         i_min = np.where(has_nan, i_nan, i_min)
         i_max = np.where(has_nan, spike, i_max)
     pairs = np.sort(np.stack([i_min, i_max], axis=1), axis=1).ravel()
-    keep = np.concatenate(([True], pairs[1:] != pairs[:-1]))
-    idx = pairs[keep]
-    return tw[idx], yw[idx]
+    return pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+
+
+class WindowDecimator:
+    """``decimate_minmax`` of a :class:`SeriesBuffer`'s sliding window, done incrementally.
+
+    Aligned buckets that are complete (older than the newest sample's bucket) never change, so
+    their min/max samples are computed once and cached; a push then only decimates the partial
+    bucket at each edge of the window plus the samples that arrived since the last push. The
+    result equals ``decimate_minmax(t, y, t1 - span, t1, buckets)``. A new span, a cleared or
+    backfilled buffer or a window that moved back before the cache starts the cache afresh.
+    """
+
+    def __init__(self, buffer: SeriesBuffer) -> None:
+        self.buffer = buffer
+        self._reset(None)
+
+    def _reset(self, key: tuple[float, int] | None) -> None:
+        self._key = key
+        self._t: FloatArray = np.empty(0)
+        self._y: FloatArray = np.empty(0)
+        self._b: np.ndarray[Any, Any] = np.empty(0, dtype=np.int64)  # bucket id of each cached sample
+        self._from = 0  # cached buckets: [_from, _to), complete
+        self._to: int | None = None
+
+    def window(self, t1: float, span: float, buckets: int) -> tuple[FloatArray, FloatArray]:
+        """At most ``2 * buckets`` samples drawing ``[t1 - span, t1]`` (new arrays)."""
+        t0 = t1 - span
+        t, y = self.buffer.arrays()
+        lo = int(np.searchsorted(t, t0, side="left"))
+        hi = int(np.searchsorted(t, t1, side="right"))
+        if hi - lo <= 2 * buckets or buckets < 2:
+            return decimate_minmax(t, y, t0, t1, buckets)
+        width = span / (buckets - 1)
+        first, last = math.floor(t[lo] / width), math.floor(t[hi - 1] / width)
+        key = (width, self.buffer.generation)
+        if key != self._key or (self._to is not None and first + 1 < self._from):
+            self._reset(key)
+        if last - first + 1 > buckets:  # float rounding at the edges: let the plain function merge
+            return decimate_minmax(t, y, t0, t1, buckets)
+        self._extend(t, y, width, first)
+        cut = int(np.searchsorted(self._b, first, side="right"))  # the partial first bucket is redone
+        self._t, self._y, self._b = self._t[cut:], self._y[cut:], self._b[cut:]
+        self._from = max(self._from, first + 1)
+        assert self._to is not None
+        fresh_from = max(first + 1, min(self._to, last))
+        j = _bucket_start(t, width, first + 1, lo, hi)
+        r = _bucket_start(t, width, fresh_from, j, hi)
+        m = int(np.searchsorted(self._b, fresh_from, side="left"))
+        head = lo + _bucket_extremes(y[lo:j], np.zeros(j - lo))
+        tail = r + _bucket_extremes(y[r:hi], np.floor(t[r:hi] / width))
+        return (np.concatenate([t[head], self._t[:m], t[tail]]), np.concatenate([y[head], self._y[:m], y[tail]]))
+
+    def _extend(self, t: FloatArray, y: FloatArray, width: float, first: int) -> None:
+        """Cache every complete bucket not cached yet (those before the newest sample's bucket)."""
+        newest = math.floor(t[-1] / width)
+        if self._to is None:
+            self._from = self._to = first + 1
+        if newest <= self._to:
+            return
+        s0 = _bucket_start(t, width, self._to, 0, t.size)
+        s1 = _bucket_start(t, width, newest, s0, t.size)
+        ids = np.floor(t[s0:s1] / width)
+        idx = s0 + _bucket_extremes(y[s0:s1], ids)
+        self._t = np.concatenate([self._t, t[idx]])
+        self._y = np.concatenate([self._y, y[idx]])
+        self._b = np.concatenate([self._b, np.floor(t[idx] / width).astype(np.int64)])
+        self._to = newest
+
+
+def _bucket_start(t: FloatArray, width: float, bucket: int, lo: int, hi: int) -> int:
+    """The first index in ``[lo, hi)`` whose sample is in ``bucket`` or later (by ``floor(t / width)``)."""
+    i = int(np.searchsorted(t[lo:hi], bucket * width, side="left")) + lo
+    while i > lo and math.floor(t[i - 1] / width) >= bucket:
+        i -= 1
+    while i < hi and math.floor(t[i] / width) < bucket:
+        i += 1
+    return i
 
 
 def _first_where(mask: np.ndarray[Any, Any], seg: np.ndarray[Any, Any], nseg: int) -> np.ndarray[Any, Any]:
@@ -306,4 +390,4 @@ async def load_history(query: Callable[..., Any], device: str, entity: str, star
     return history_arrays(result, entity)
 
 
-__all__ = ["SeriesBuffer", "as_plot_value", "decimate_minmax", "history_arrays", "load_history"]
+__all__ = ["SeriesBuffer", "WindowDecimator", "as_plot_value", "decimate_minmax", "history_arrays", "load_history"]

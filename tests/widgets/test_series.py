@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ionpy_widgets.driver.reading import Quality
-from ionpy_widgets.widgets.series import SeriesBuffer, as_plot_value, decimate_minmax
+from ionpy_widgets.widgets.series import SeriesBuffer, WindowDecimator, as_plot_value, decimate_minmax
 
 T0 = 1_700_000_000.0  # a realistic wall-clock start
 
@@ -197,3 +197,28 @@ def test_aligned_buckets_do_not_shimmer_when_the_window_slides() -> None:
     assert np.array_equal(a_t[inner], b_t[inner_b]) and np.array_equal(a_y[inner], b_y[inner_b])
     rel_t, _ = decimate_minmax(t, y, T0 + 600, T0 + 2400, 300, aligned=False)
     assert rel_t.size <= 600
+
+
+def test_the_incremental_decimator_equals_the_plain_function() -> None:
+    """Sliding windows over a ring that overflows, with gaps, pauses (a window left behind),
+    span changes and a backfill: every result equals decimate_minmax of the same window."""
+    rng = np.random.default_rng(11)
+    buf = SeriesBuffer(4000)
+    dec = WindowDecimator(buf)
+    now = T0
+    checked = 0
+    for step in range(1500):
+        for _ in range(int(rng.integers(0, 8))):
+            now += 0.25 * int(rng.integers(1, 4))
+            buf.append(now, np.nan if rng.random() < 0.01 else rng.standard_normal())
+        span = (60.0, 120.0, 300.0)[(step // 400) % 3]
+        buckets = (50, 37, 100)[(step // 500) % 3]
+        t1 = now + 0.5 * int(rng.integers(0, 3)) if rng.random() < 0.9 else now - 30.0
+        t1 = round(t1 * 2) / 2  # on a 0.5 s grid, so t1 - span is exact
+        if step == 900:
+            buf.backfill([T0 - 10.0, T0 - 5.0], [1.0, 2.0])
+        got_t, got_y = dec.window(t1, span, buckets)
+        want_t, want_y = decimate_minmax(*buf.arrays(), t1 - span, t1, buckets)
+        assert np.array_equal(got_t, want_t) and np.array_equal(got_y, want_y, equal_nan=True), step
+        checked += got_t.size > 2 * 37
+    assert len(buf) == 4000 and checked > 750  # the ring overflowed and most windows were decimated
