@@ -137,8 +137,11 @@ async def probe(driver: str | type[Driver], transport: str, params: Mapping[str,
     ``on_step`` (sync or async) receives each :class:`ProbeStep` as it finishes. ``held_ports``
     are ports the engine holds (``port -> device id``, or a plain set). ``link_options`` default to
     one attempt with a 1 s reply timeout. ``cross_check=False`` skips asking other drivers after a
-    failed identify. Never raises for instrument or config problems: they are failed steps.
+    failed identify. Never raises for instrument or config problems: they are failed steps
+    (only a non-positive ``timeout`` raises ValueError).
     """
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
     name = driver if isinstance(driver, str) else driver.name
     result = ProbeResult(name, transport)
     steps = StepLog(result, on_step)

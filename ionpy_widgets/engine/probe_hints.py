@@ -98,8 +98,9 @@ def port_keys(transport: str, params: Mapping[str, Any]) -> list[str]:
 
 
 def held_hint(port: str, device: str) -> str:
-    return (f"The probe never takes a port away from a running device: probe another port, or stop {device} first "
-            f"(`await lab.remove_device({device!r})`) and probe again.")
+    """``device`` is the engine's device id holding ``port`` ("" when unknown)."""
+    stop = f"stop {device} first (`await lab.remove_device({device!r})`)" if device else "stop the device using it"
+    return f"The probe never takes {port} away from a running device: probe another port, or {stop} and probe again."
 
 
 def port_missing_hint(port: str, ports: Sequence[SerialPortInfo]) -> str:

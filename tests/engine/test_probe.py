@@ -317,6 +317,7 @@ async def test_port_held_by_the_engine_is_a_failed_step(tmp_path: Path) -> None:
     assert "remove_device('DPS5005_1')" in step.hint
     assert result.error is not None and result.error.code == "port_busy"
     assert "in use by a device of the engine" in _failed(by_set).detail
+    assert "stop the device using it" in _failed(by_set).hint
 
 
 async def test_port_held_by_another_program_is_busy() -> None:
