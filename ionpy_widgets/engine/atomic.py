@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import IonpyError
 
 __all__ = ["StorageError", "WarningLog", "atomic_write_bytes", "atomic_write_text", "backup_path", "move_aside",
-           "temp_prefix"]
+           "remove_stale_temps", "temp_prefix"]
 
 
 class StorageError(IonpyError):
@@ -46,6 +46,23 @@ def backup_path(path: str | os.PathLike[str]) -> Path:
 def temp_prefix(path: str | os.PathLike[str]) -> str:
     """The name prefix of the temporary files written next to ``path`` (for cleanup tools and tests)."""
     return f".{Path(path).name}."
+
+
+def remove_stale_temps(path: str | os.PathLike[str], *, older_than: float = 3600.0) -> int:
+    """Delete temporary files a killed writer of ``path`` left behind, if older than ``older_than``
+    seconds (younger ones may belong to a writer still running). Returns how many were removed."""
+    target = Path(path)
+    prefix, cutoff, removed = temp_prefix(target), time.time() - older_than, 0
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+    except OSError:
+        return 0
+    for tmp in candidates:
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..driver.entity import EntityDescription, Role
-from .atomic import StorageError, WarningLog, atomic_write_text, backup_path, move_aside
+from .atomic import StorageError, WarningLog, atomic_write_text, backup_path, move_aside, remove_stale_temps
 
 __all__ = ["DEVICE_SETTINGS", "STATE_VERSION", "StateManager", "persistable"]
 
@@ -212,6 +212,7 @@ class StateManager:
 
     # --- loading ----------------------------------------------------------------------------
     def _load(self) -> None:
+        remove_stale_temps(self.path)  # left by a process killed mid-save (the file itself is intact)
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:

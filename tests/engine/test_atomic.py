@@ -24,6 +24,7 @@ from ionpy_widgets.engine.atomic import (
     atomic_write_text,
     backup_path,
     move_aside,
+    remove_stale_temps,
     temp_prefix,
 )
 
@@ -190,6 +191,19 @@ def test_missing_folder_has_a_hint(tmp_path: Path) -> None:
     with pytest.raises(StorageError) as info:
         atomic_write_text(tmp_path / "nope" / "x.txt", "x")
     assert "does not exist" in info.value.hint
+
+
+def test_stale_temps_are_removed_fresh_ones_kept(tmp_path: Path) -> None:
+    target = tmp_path / "s.json"
+    old, fresh = tmp_path / f"{temp_prefix(target)}aaaa.tmp", tmp_path / f"{temp_prefix(target)}bbbb.tmp"
+    other = tmp_path / ".other.json.cccc.tmp"
+    for p in (old, fresh, other):
+        p.write_text("partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    os.utime(other, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_temps(target) == 1
+    assert not old.exists() and fresh.exists() and other.exists()
+    assert remove_stale_temps(tmp_path / "missing" / "x.json") == 0
 
 
 def test_move_aside_never_overwrites(tmp_path: Path) -> None:
