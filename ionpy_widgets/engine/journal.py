@@ -42,6 +42,7 @@ EVENT_KINDS = frozenset({"device_added", "device_removed", "device_updated", "de
                          "device_error", "availability", "lab_started", "lab_stopped", "emergency_stop"})
 #: Usual write sources; any short lowercase word is accepted.
 SOURCES = frozenset({"code", "widget", "alarm", "restore", "config", "emergency_stop"})
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _COLUMNS = "id, ts, kind, device, entity, old, new, source, unit, data"
 _SCHEMA = """
@@ -154,10 +155,13 @@ def html_table(entries: Sequence[JournalEntry], *, title: str) -> str:
 class Journal:
     """Append-only journal in the SQLite file ``path`` (created when missing)."""
 
-    def __init__(self, path: str | Path, *, batch_size: int = 256, flush_interval: float = 0.5) -> None:
-        if batch_size < 1 or flush_interval <= 0:
-            raise ValueError("batch_size must be >= 1 and flush_interval > 0")
+    def __init__(self, path: str | Path, *, batch_size: int = 256, flush_interval: float = 0.5,
+                 busy_timeout: float = 1.0) -> None:
+        if batch_size < 1 or flush_interval <= 0 or busy_timeout < 0:
+            raise ValueError("batch_size must be >= 1, flush_interval > 0 and busy_timeout >= 0")
         self.path = Path(path)
+        #: How long SQLite waits for another process's lock before failing (seconds).
+        self.busy_timeout = busy_timeout
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._warnings = WarningLog(log)
@@ -172,8 +176,12 @@ class Journal:
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
-            if not self.path.is_file():
-                raise StorageError(f"cannot open the journal {self.path}: {exc}", path=str(self.path)) from exc
+            # only a file that is not (or no longer) a database is moved aside; "locked" or I/O errors
+            # (OperationalError) must never cost a valid journal its place
+            damaged = getattr(exc, "sqlite_errorcode", None) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+            if isinstance(exc, sqlite3.OperationalError) or not damaged or not self.path.is_file():
+                raise StorageError(f"cannot open the journal {self.path}: {exc}", path=str(self.path),
+                                   hint="Another program may hold it locked; close it or use another file.") from exc
             aside = move_aside(self.path)
             for suffix in ("-wal", "-shm"):
                 stale = self.path.with_name(self.path.name + suffix)
@@ -188,7 +196,7 @@ class Journal:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.OperationalError as exc:
             raise StorageError(f"cannot open the journal {self.path}: {exc}", path=str(self.path),
                                hint="Check that the folder exists and is writable.") from exc

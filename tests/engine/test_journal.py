@@ -231,6 +231,20 @@ def test_corrupt_file_is_moved_aside(tmp_path: Path) -> None:
     j.close()
 
 
+def test_locked_file_is_an_error_never_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE mine (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StorageError, match="locked"):
+            Journal(path, busy_timeout=0.05)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite"]
+
+
 def test_unwritable_location_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError) as info:
         Journal(tmp_path / "missing" / "j.sqlite")
