@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import ipywidgets
+import ipywidgets  # type: ignore[import-untyped]
 import numpy as np
 
 with warnings.catch_warnings():  # bqscales 0.3 passes trait metadata the pre-4.1 way at import time
     warnings.filterwarnings("ignore", "metadata .* was set from the constructor", DeprecationWarning)
-    import bqplot
+    import bqplot  # type: ignore[import-untyped]
 
 from ..driver.entity import Kind
 from ..engine.events import Event, ReadingEvent, SystemEvent, SystemKind
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 WINDOW_CHOICES = ("30s", "1min", "5min", "15min", "1h", "6h")
 _UNITS = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0, "d": 86400.0}
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
+#: Open charts by (lab key, name): a chart made again (a re-run cell) replaces the previous one.
+_OPEN: dict[tuple[Any, str], LiveChart] = {}
 #: Seconds between status-line refreshes when only the point counts changed.
 STATUS_PERIOD = 1.0
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -106,11 +108,13 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
     ``buckets``: pixel buckets (points per line ≤ ``2 * buckets``). ``rate_hz``: pushes per second
     at most. ``capacity``: samples kept per series (the longest window that can be shown).
     ``clock``: "now" in wall-clock seconds (benchmarks and tests replay time faster than real).
+    ``name``: re-running a cell is safe — a new chart with the same name (default: the same lab and
+    series) closes the previous one, so its task does not keep running unseen.
     """
 
     def __init__(self, lab: Any, *series: str, window: float | str = "5min", buckets: int = 600,
                  rate_hz: float = 10.0, capacity: int = 100_000, title: str = "", height: str = "420px",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, name: str | None = None) -> None:
         if not series:
             raise ConfigValidationError("no series to chart", path="series",
                                         hint='Name entities as "DEVICE.entity", e.g. "DPS5005_1.u_out".')
@@ -168,6 +172,11 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
             self.bridge.add_startup(self._backfill)
         self.bridge.mark("view")
         self._update_status()
+        self.key = (getattr(lab, "key", id(lab)), name or ",".join(series))
+        previous = _OPEN.get(self.key)
+        if previous is not None:
+            previous.close()
+        _OPEN[self.key] = self
         self.bridge.start()
 
     # --- construction -----------------------------------------------------------------------
@@ -308,6 +317,9 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
             super().close()
             return
         self.bridge.close()
+        key = getattr(self, "key", None)
+        if key is not None and _OPEN.get(key) is self:
+            del _OPEN[key]
         for widget in (*self.children, self.figure, *self.figure.marks, *self.figure.axes, self.x_scale,
                        *self._y_scales.values(), self._frame.scales["y"], self.window_select, self.pause_button,
                        self.status):

@@ -377,7 +377,7 @@ async def load_history(query: Callable[..., Any], device: str, entity: str, star
     that accepts ``buckets`` (the decimated form) is asked for ``max_points // 2`` buckets."""
     kwargs: dict[str, Any] = {}
     try:
-        params = inspect.signature(query).parameters
+        params: Mapping[str, Any] = inspect.signature(query).parameters
     except (TypeError, ValueError):
         params = {}
     if "buckets" in params:

@@ -274,3 +274,14 @@ async def test_the_status_says_when_the_lab_stopped(lab: Lab, charts: list[LiveC
     await lab.stop()
     await wait_until(lambda: "the lab stopped" in chart.status.value)
     assert not chart.bridge.running
+
+
+async def test_running_the_cell_again_replaces_the_previous_chart(lab: Lab, charts: list[LiveChart]) -> None:
+    first = LiveChart(lab, "BAT.voltage", window="30s")
+    other = LiveChart(lab, "BAT.current", window="30s")
+    again = LiveChart(lab, "BAT.voltage", window="1min")  # the same cell, edited and run again
+    named = LiveChart(lab, "BAT.voltage", window="30s", name="second view")
+    charts.extend([first, other, again, named])
+    await asyncio.sleep(0)
+    assert not first.bridge.running and first.comm is None
+    assert other.bridge.running and again.bridge.running and named.bridge.running
