@@ -43,15 +43,18 @@ DICT_KEY = "<dict>"
 class _Starting:
     """What ``Lab.start(...)`` returns: await it for the lab, or use it as ``async with``."""
 
-    def __init__(self, config: ConfigSource, name: str | None, settings: EngineSettings | None) -> None:
+    def __init__(self, config: ConfigSource, name: str | None, settings: EngineSettings | None,
+                 cls: type[Lab] | None = None) -> None:
         self._args = (config, name, settings)
+        #: The class to build (a subclass's ``start`` builds the subclass).
+        self._cls: type[Lab] = cls or Lab
         self._lab: Lab | None = None
 
     def __await__(self) -> Generator[Any, None, Lab]:
-        return Lab._open(*self._args).__await__()
+        return self._cls._open(*self._args).__await__()
 
     async def __aenter__(self) -> Lab:
-        self._lab = await Lab._open(*self._args)
+        self._lab = await self._cls._open(*self._args)
         return self._lab
 
     async def __aexit__(self, *exc: object) -> None:
@@ -81,7 +84,7 @@ class Lab:
               settings: EngineSettings | None = None) -> _Starting:
         """Start a lab from a ``lab.yaml`` path, a config dict (``{"devices": [...]}``), a
         :class:`LabConfig` or nothing (an empty lab). ``settings`` override the file's ``engine:``."""
-        return _Starting(config, name, settings)
+        return _Starting(config, name, settings, cls)
 
     @classmethod
     async def _open(cls, source: ConfigSource, name: str | None, settings: EngineSettings | None) -> Lab:
