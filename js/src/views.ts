@@ -2,8 +2,12 @@
 import type { View } from "./common";
 import { controlsView } from "./controls";
 import { devicesView } from "./devices";
+import { discoveryView } from "./discovery";
+import { wizardView } from "./wizard/index";
 
 export const views: Record<string, View> = {
   devices: devicesView,
   controls: controlsView,
+  wizard: wizardView,
+  discovery: discoveryView,
 };
