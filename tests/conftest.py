@@ -24,3 +24,9 @@ async def _no_leaked_tasks():
         t.cancel()
     await asyncio.gather(*leaked, return_exceptions=True)
     pytest.fail(f"test leaked {len(leaked)} asyncio task(s): {names}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last: Playwright's sync API keeps its own event loop running in the
+    main thread for the whole session, which would break every asyncio test after it."""
+    items.sort(key=lambda item: "e2e" in item.path.parts)
