@@ -89,9 +89,11 @@ class DiscoveryService:
     async def hid(self) -> dict[str, Any]:
         return (await discover_hid()).to_dict()
 
-    async def visa(self, network: bool = False) -> dict[str, Any]:
+    async def visa(self, network: bool = False, idn_timeout_ms: int = 2000) -> dict[str, Any]:
         """Local VISA resources; network ones (a broadcast) only with ``network=True``."""
-        return (await discover_visa(resource_manager=self.visa_rm, network=bool(network))).to_dict()
+        result = await discover_visa(resource_manager=self.visa_rm, network=bool(network),
+                                     idn_timeout_ms=int(idn_timeout_ms))
+        return result.to_dict()
 
     async def latency(self, host: str, port: int, timeout: float = 1.0) -> dict[str, Any]:
         """Connect once to ``host:port``: state, latency and ``*IDN?`` on SCPI ports."""
@@ -183,7 +185,8 @@ class DiscoveryPanel(IonpyWidget):
         self.router.register("latency", self.service.latency)
         self.router.register("open", self._open)
 
-    async def _list(self, bus: str, network: bool = False, extra: list[str] | None = None) -> dict[str, Any]:
+    async def _list(self, bus: str, network: bool = False, extra: list[str] | None = None,
+                    idn_timeout_ms: int = 2000) -> dict[str, Any]:
         if bus == "serial":
             return await self.service.serial(extra or ())
         if bus == "usb":
@@ -191,7 +194,7 @@ class DiscoveryPanel(IonpyWidget):
         if bus == "hid":
             return await self.service.hid()
         if bus == "visa":
-            return await self.service.visa(network)
+            return await self.service.visa(network, idn_timeout_ms)
         raise ConfigValidationError(STRINGS["unknown_bus"].format(bus=bus), path="bus",
                                     hint=STRINGS["unknown_bus_hint"].format(buses="serial, usb, hid, visa"))
 
