@@ -65,6 +65,20 @@ class Lab(engine_lab.Lab):
         """The device manager: every device with its status; ``on_edit(device_id)`` opens an editor."""
         return DeviceManagerWidget(self, on_edit=on_edit)
 
+    def wizard(self, edit: str | None = None, **kwargs: Any) -> Any:
+        """The device wizard: add a device step by step, or ``edit="DPS5005_1"`` an existing one
+        (:func:`~ionpy_widgets.widgets.wizard.wizard`; ``prefill=``, ``on_done=``, ``extra_ports=``)."""
+        from .wizard import wizard
+
+        return wizard(self, edit, **kwargs)
+
+    def discovery(self, **kwargs: Any) -> Any:
+        """The discovery panel; a row opens the wizard prefilled
+        (:func:`~ionpy_widgets.widgets.discovery_panel.discovery_panel`; ``on_open=`` to take over)."""
+        from .discovery_panel import discovery_panel
+
+        return discovery_panel(self, **kwargs)
+
     def control(self, device_id: str) -> ControlPanel:
         """The control panel of one device (readings, setpoints, switches, emergency stop)."""
         return ControlPanel(self, device_id)
