@@ -40,6 +40,8 @@ STRINGS = {
 
 #: Rows are rebuilt for poll-rate changes at most this often (seconds).
 STATS_PERIOD = 1.0
+#: The poll rate is shown once this many polls are known (fewer give a noisy estimate).
+RATE_MIN_POLLS = 5
 ROWS = "rows"
 
 
@@ -83,6 +85,8 @@ def device_row(device: Any) -> dict[str, Any]:
     status = device.status()
     cls = getattr(device, "driver_cls", None)
     config = device.config
+    stats = status["stats"]
+    rate = float(stats.get("rate", 0.0)) if stats.get("polls", 0) >= RATE_MIN_POLLS else 0.0
     return {
         "id": device.id,
         "driver": config.driver,
@@ -93,7 +97,7 @@ def device_row(device: Any) -> dict[str, Any]:
         "identity": status["identity"],
         "transport": transport_summary(config.transport, config.framing),
         "poll_interval": status["poll_interval"],
-        "rate": round(float(status["stats"].get("rate", 0.0)), 1),
+        "rate": round(rate, 1),
         "last_error": status["last_error"],
         "unavailable_since": status["unavailable_since"],
     }

@@ -58,8 +58,9 @@ class HealthState:
         self.lab_stopped = False
 
     def add_stall(self, started: float, duration: float) -> bool:
-        """Record one stall; False if it began before ``since`` (not news for this widget)."""
-        if started + duration < self.since:
+        """Record one stall; False if it began before ``since``: such a stall includes the cell that
+        created the widget, so it is not news for this widget."""
+        if started < self.since:
             return False
         self.stalls.append((started, duration))
         return True
@@ -140,7 +141,11 @@ class BenchWidget(IonpyWidget):
         """Push the changed state into traitlets (called at most ``rate_hz`` times a second)."""
 
     def close(self) -> None:
-        self.bridge.close()
+        bridge = getattr(self, "bridge", None)
+        if bridge is not None:
+            bridge.close()
+        if getattr(self, "router", None) is None:  # ``__init__`` failed before the widget existed (__del__)
+            return
         super().close()
 
 

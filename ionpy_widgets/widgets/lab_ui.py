@@ -22,9 +22,18 @@ import ipywidgets
 from ..driver.base import Category
 from ..engine import lab as engine_lab
 from ..engine.events import Event, SystemEvent
+from ..errors import IonpyError
 from .bridge import WidgetBridge
 from .controls import ControlPanel
 from .devices import DeviceManagerWidget, EditCallback
+
+try:  # imported here, not on first use: bqplot's import takes about a second and would stall the running lab
+    from .chart import LiveChart
+except ImportError as exc:  # pragma: no cover - the chart module is part of the package
+    LiveChart = None  # type: ignore[assignment,misc]
+    _CHART_IMPORT_ERROR: ImportError | None = exc
+else:
+    _CHART_IMPORT_ERROR = None
 
 #: English texts of the dashboard (one place, ready for translation).
 STRINGS = {
@@ -85,8 +94,9 @@ class Lab(engine_lab.Lab):
 
     def chart(self, *series: str, window: float | str = "5min", **kwargs: Any) -> Any:
         """A live chart of ``"DEVICE.entity"`` series (:class:`~ionpy_widgets.widgets.chart.LiveChart`)."""
-        from .chart import LiveChart
-
+        if LiveChart is None:
+            raise IonpyError(f"the live chart is not available: {_CHART_IMPORT_ERROR}",
+                             hint="Install the widget extras: pip install 'ionpy_widgets[notebook]' (bqplot).")
         return LiveChart(self, *series, window=window, **kwargs)
 
     def psu_series(self) -> list[str]:

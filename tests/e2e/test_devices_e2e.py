@@ -1,0 +1,138 @@
+"""The device manager and a control panel in a real JupyterLab, driven like a person would.
+
+One notebook: simulators (a DPS5005 on a pty, a SCPI supply on 127.0.0.1, a virtual battery), the
+device manager, the DPS's control panel, a device added from a later cell and a cell that blocks
+the kernel. Then, in the browser: every device online, a setpoint set and read back, an out-of-range
+value refused inline with its hint, the output switch asking for confirmation (Escape cancels, Enter
+confirms), the emergency stop, and delete behind its dialog.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import SHOTS, open_notebook, run_all, write_notebook
+
+pytestmark = pytest.mark.e2e
+
+SETUP = """
+import asyncio, time
+import ionpy_widgets as ion
+from ionpy_widgets.instruments.rdtech_dps.sim import DpsSimulator
+from ionpy_widgets.instruments.scpi_psu.sim import ScpiPsuSimulator
+from ionpy_widgets.instruments.simhost import PtyServer, TcpServer
+
+dps_sim = await PtyServer(DpsSimulator("DPS5005", load_ohms=10.0)).start()
+psu_sim = await TcpServer(ScpiPsuSimulator("DP832"), "127.0.0.1", 0).start()
+lab = await ion.Lab.start({"devices": [
+    {"id": "DPS5005_1", "driver": "DPS5005", "poll_interval": 0.2,
+     "transport": {"type": "serial", "params": {"port": dps_sim.path, "baudrate": 9600}},
+     "framing": {"type": "modbus_rtu", "params": {"slave_id": 1}}},
+    {"id": "PSU_1", "driver": "SCPI_PSU", "poll_interval": 0.2,
+     "transport": {"type": "tcp", "params": {"host": "127.0.0.1", "port": psu_sim.port}},
+     "framing": {"type": "delimiter", "params": {}}},
+    {"id": "BATTERY", "driver": "V01_Battery"},
+]})
+await lab.wait_online()
+"""
+PANEL = "lab.devices_panel()"
+CONTROL = 'lab.control("DPS5005_1")'
+ADD_LATER = 'await lab.add_device({"id": "EXTRA", "driver": "V01_Battery"})'
+BLOCK = "time.sleep(1.5)  # blocks the kernel: polling pauses"
+
+DEVICES = ".ionpy-devices"
+CONTROLS = ".ionpy-controls"
+
+
+def row(page, device: str):
+    return page.locator(f"{DEVICES} tr[data-device='{device}']:not(.ionpy-detail-row)")
+
+
+def test_device_manager_and_control_panel(page, lab_server):
+    write_notebook(lab_server.root_dir / "devices.ipynb", SETUP, PANEL, CONTROL, ADD_LATER, BLOCK)
+    open_notebook(page, lab_server, "devices.ipynb")
+    run_all(page)
+
+    # every device online, including the one added by a later cell (no re-run of the panel cell)
+    for device in ("DPS5005_1", "PSU_1", "BATTERY", "EXTRA"):
+        row(page, device).locator(".ionpy-badge[data-state='online']").wait_for(timeout=60_000)
+    assert "RIGOL" in row(page, "PSU_1").inner_text() and "DP832" in row(page, "PSU_1").inner_text()
+    assert "modbus_rtu slave 1" in row(page, "DPS5005_1").inner_text()
+
+    # the blocking cell shows up afterwards as a banner in both widgets
+    banner = page.locator(f"{DEVICES} .ionpy-health-warning")
+    banner.wait_for(timeout=30_000)
+    assert re.search(r"Polling was paused for 1\.\d s at \d\d:\d\d:\d\d \(a cell blocked the kernel\)",
+                     banner.inner_text())
+    page.locator(f"{CONTROLS} .ionpy-health-warning").wait_for(timeout=10_000)
+    page.locator(DEVICES).screenshot(path=str(SHOTS / "devices-manager.png"))
+
+    # a setpoint goes to the instrument and comes back in the next push
+    u_set = page.locator(f"{CONTROLS} .ionpy-setpoint[data-key='u_set']")
+    u_set.locator("input").fill("7.5")
+    u_set.get_by_role("button", name="Set Voltage setpoint").click()
+    page.wait_for_function(
+        """() => document.querySelector(".ionpy-controls .ionpy-setpoint[data-key='u_set'] .ionpy-now .ionpy-value")
+            ?.textContent === "7.50" """, timeout=10_000)
+
+    # out of range: refused before anything is sent, shown inline with its hint
+    u_set.locator("input").fill("99")
+    u_set.locator("input").press("Enter")
+    error = u_set.locator(".ionpy-row-error .ionpy-error")
+    error.wait_for(timeout=10_000)
+    assert error.get_attribute("data-code") == "value_out_of_limits"
+    assert "Choose a value between 0 and 50 V" in error.inner_text()
+    page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-panel.png"))
+
+    # switching the output on asks first: Escape cancels, Enter confirms
+    switch = page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch]")
+    switch.click()
+    dialog = page.locator(f"{CONTROLS} [role=dialog]")
+    dialog.wait_for()
+    assert "Switch Output on?" in dialog.inner_text()
+    dialog.screenshot(path=str(SHOTS / "controls-confirm-dialog.png"))
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert switch.get_attribute("aria-checked") == "false"
+    switch.click()
+    dialog.wait_for()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        """() => document.querySelector(".ionpy-controls .ionpy-switch-row[data-key='output'] [role=switch]")
+            ?.getAttribute("aria-checked") === "true" """, timeout=10_000)
+    u_out = page.locator(f"{CONTROLS} .ionpy-reading[data-key='u_out'] .ionpy-value")
+    page.wait_for_function(
+        """() => document.querySelector(".ionpy-controls .ionpy-reading[data-key='u_out'] .ionpy-value")
+            ?.textContent === "7.50" """, timeout=10_000)
+    assert u_out.inner_text() == "7.50"
+    page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-output-on.png"))
+
+    # the emergency stop switches every output off
+    page.locator(f"{CONTROLS} .ionpy-estop").click()
+    page.wait_for_function(
+        """() => document.querySelector(".ionpy-controls .ionpy-switch-row[data-key='output'] [role=switch]")
+            ?.getAttribute("aria-checked") === "false" """, timeout=10_000)
+    assert "DPS5005_1 (output)" in page.locator(f"{CONTROLS} .ionpy-estop-notice").inner_text()
+
+    # delete asks first; Escape keeps the device, the dialog's Delete removes it
+    delete = row(page, "EXTRA").get_by_role("button", name="Delete EXTRA")
+    delete.click()
+    dialog = page.locator(f"{DEVICES} [role=dialog]")
+    dialog.wait_for()
+    dialog.screenshot(path=str(SHOTS / "devices-delete-dialog.png"))
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert row(page, "EXTRA").count() == 1
+    delete.click()
+    dialog.get_by_role("button", name="Delete").click()
+    row(page, "EXTRA").wait_for(state="detached", timeout=10_000)
+    assert "3 devices · 3 online" in page.locator(f"{DEVICES} .ionpy-summary").inner_text()
+
+    # edit without a wizard: the error (with its hint) shows under the row
+    row(page, "BATTERY").get_by_role("button", name="Edit BATTERY").click()
+    notice = page.locator(f"{DEVICES} tr.ionpy-detail-row[data-device='BATTERY'] .ionpy-error")
+    notice.wait_for(timeout=10_000)
+    assert notice.get_attribute("data-code") == "wizard_unavailable"
+    page.locator(DEVICES).screenshot(path=str(SHOTS / "devices-after-delete.png"))

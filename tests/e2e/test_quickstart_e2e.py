@@ -1,0 +1,57 @@
+"""notebooks/quickstart.ipynb in a real JupyterLab: run all, then the dashboard shows the simulated
+bench online, the supply's output (switched on from code) and its values in the control panel,
+and the live chart draws its lines. Also screenshots the dashboard in the dark theme."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import SHOTS, open_notebook, run_all
+
+pytestmark = pytest.mark.e2e
+
+DEVICES = ".ionpy-devices"
+
+
+def test_quickstart_runs_and_shows_the_bench(page, lab_server):
+    page.set_viewport_size({"width": 1400, "height": 2600})  # the whole dashboard on screen for its screenshots
+    open_notebook(page, lab_server, "notebooks/quickstart.ipynb")
+    run_all(page)
+
+    for device in ("DPS5005_1", "PSU_1", "BATTERY"):
+        page.locator(f"{DEVICES} tr[data-device='{device}'] .ionpy-badge[data-state='online']").wait_for(
+            timeout=60_000)
+    # the last cell switched the output on from code and printed the values following it
+    page.locator(".jp-OutputArea-output >> text=/u_out = +5.00 V +i_out = 0.500 A/").first.wait_for(timeout=60_000)
+    panel = page.locator(".ionpy-controls").first  # the first tab: DPS5005_1
+    page.wait_for_function(
+        """() => {
+            const p = document.querySelector(".ionpy-controls");
+            return p?.querySelector(".ionpy-switch-row[data-key='output'] [role=switch]")
+                      ?.getAttribute("aria-checked") === "true"
+                && p?.querySelector(".ionpy-reading[data-key='u_out'] .ionpy-value")?.textContent === "5.00"
+                && p?.querySelector(".ionpy-reading[data-key='i_out'] .ionpy-value")?.textContent === "0.500";
+        }""", timeout=20_000)
+    assert "DPS5005_1" in panel.inner_text()
+    # the chart: one line per series (u_out/i_out of both supplies), drawn
+    page.locator(".bqplot g.curve path.line").nth(3).wait_for(state="attached", timeout=30_000)
+    tabs = page.locator(".ionpy-dashboard .lm-TabBar-tab")
+    assert [t.strip() for t in tabs.all_inner_texts()] == ["DPS5005_1", "PSU_1", "BATTERY"]
+
+    dashboard = page.locator(".ionpy-dashboard")
+    dashboard.scroll_into_view_if_needed()
+    dashboard.screenshot(path=str(SHOTS / "quickstart-dashboard.png"))
+    tabs.nth(1).click()
+    psu = page.locator(".ionpy-dashboard .ionpy-controls >> visible=true")
+    psu.locator(".ionpy-channel-card").nth(2).wait_for()
+    assert "RIGOL" in psu.locator(".ionpy-panel-title").inner_text()
+    psu.screenshot(path=str(SHOTS / "quickstart-controls-psu.png"))
+    tabs.nth(2).click()
+    battery = page.locator(".ionpy-dashboard .ionpy-controls >> visible=true")
+    battery.locator(".ionpy-reading[data-key='soc']").wait_for()
+    battery.screenshot(path=str(SHOTS / "quickstart-controls-battery.png"))
+
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
+    tabs.nth(0).click()
+    dashboard.screenshot(path=str(SHOTS / "quickstart-dashboard-dark.png"))

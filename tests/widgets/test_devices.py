@@ -1,0 +1,185 @@
+"""The device manager widget: rows from the engine, live updates from the bus, requests with replies
+(errors included) and the loop-health banner. Real labs (virtual battery, DPS simulator on the
+virtual transport, a serial port that does not exist), no browser."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from ionpy_widgets.engine.settings import EngineSettings
+from ionpy_widgets.widgets.devices import DeviceManagerWidget, transport_summary
+from ionpy_widgets.widgets.health import HealthState, stall_message
+from ionpy_widgets.widgets.lab_ui import Lab
+
+FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=0.5,
+                      poll_timeout=0.5, close_timeout=0.3, stall_threshold=0.3, watchdog_interval=0.05)
+BATTERY = {"id": "BAT", "driver": "V01_Battery", "poll_interval": 0.05}
+DPS = {"id": "DPS", "driver": "DPS5005", "poll_interval": 0.05,
+       "transport": {"type": "virtual", "params": {"simulator": "dps5005"}}}
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def ask(widget: Any, kind: str, **payload: Any) -> dict[str, Any]:
+    """Send one request as the browser would; return its (single) reply."""
+    sent: list[dict[str, Any]] = []
+    widget.router._send = sent.append
+    task = widget.router.handle({"type": "request", "id": "r1", "kind": kind, "payload": payload, "timeout": 5000})
+    if task is not None:
+        await task
+    replies = [m for m in sent if m["type"] == "reply"]
+    assert len(replies) == 1, sent
+    return replies[0]
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    lab = await Lab.start({"devices": [BATTERY, DPS]}, name="test-devices", settings=FAST)
+    await lab.wait_online()
+    yield lab
+    await lab.stop()
+
+
+@pytest.fixture
+async def panel(lab: Lab) -> AsyncIterator[DeviceManagerWidget]:
+    widget = lab.devices_panel()
+    yield widget
+    widget.close()
+
+
+def by_id(widget: DeviceManagerWidget) -> dict[str, dict[str, Any]]:
+    return {row["id"]: row for row in widget.devices}
+
+
+def test_transport_summary_names_port_address_and_framing() -> None:
+    serial = {"type": "serial", "params": {"port": "/dev/ttyUSB0", "baudrate": 9600}}
+    assert transport_summary(serial, {"type": "modbus_rtu", "params": {"slave_id": 1}}) == \
+        "serial /dev/ttyUSB0 9600 baud · modbus_rtu slave 1"
+    assert transport_summary({"type": "tcp", "params": {"host": "127.0.0.1", "port": 5025}},
+                             {"type": "delimiter", "params": {}}) == "tcp 127.0.0.1:5025 · delimiter"
+    assert transport_summary({"type": "visa", "params": {"resource": "USB0::1::INSTR"}}) == "visa USB0::1::INSTR"
+    assert transport_summary({"type": "virtual", "params": {"simulator": "dps5005"}}) == "virtual simulator dps5005"
+    assert transport_summary(None) == transport_summary({"type": "none"}) == "software only (no link)"
+
+
+async def test_rows_show_state_driver_identity_transport_and_poll_rate(panel: DeviceManagerWidget) -> None:
+    await wait_until(lambda: by_id(panel).get("DPS", {}).get("rate", 0) > 0, what="a poll rate")
+    rows = by_id(panel)
+    assert list(rows) == ["BAT", "DPS"]
+    dps = rows["DPS"]
+    assert dps["state"] == "online" and dps["driver"] == "DPS5005" and dps["enabled"] is True
+    assert dps["identity"]["manufacturer"] == "RD Tech" and dps["identity"]["model"] == "DPS5005"
+    assert dps["transport"] == "virtual simulator dps5005" and dps["poll_interval"] == 0.05
+    assert 5 < dps["rate"] < 40 and dps["last_error"] is None
+    assert rows["BAT"]["transport"] == "software only (no link)" and rows["BAT"]["category"] == "virtual"
+    assert panel.capabilities == {"enable": False, "edit": False, "delete": True}
+
+
+async def test_devices_added_and_removed_from_code_appear_and_disappear(lab: Lab,
+                                                                       panel: DeviceManagerWidget) -> None:
+    await lab.add_device({"id": "BAT2", "driver": "V01_Battery"})
+    await wait_until(lambda: by_id(panel).get("BAT2", {}).get("state") == "online", what="BAT2 online")
+    await lab.remove_device("BAT")
+    await wait_until(lambda: "BAT" not in by_id(panel), what="BAT gone")
+    assert list(by_id(panel)) == ["DPS", "BAT2"]
+
+
+async def test_an_unreachable_device_shows_its_error_and_hint(lab: Lab, panel: DeviceManagerWidget) -> None:
+    await lab.add_device({"id": "GONE", "driver": "DPS5005",
+                          "transport": {"type": "serial", "params": {"port": "/dev/ionpy-no-such-port"}},
+                          "framing": {"type": "modbus_rtu", "params": {"slave_id": 1}}})
+    await wait_until(lambda: by_id(panel).get("GONE", {}).get("state") == "unavailable", what="GONE unavailable")
+    error = by_id(panel)["GONE"]["last_error"]
+    assert error["code"] and "/dev/ionpy-no-such-port" in error["message"] + error["hint"]
+    assert error["hint"]
+
+
+async def test_delete_request_removes_the_device_and_replies_with_the_rows(lab: Lab,
+                                                                           panel: DeviceManagerWidget) -> None:
+    reply = await ask(panel, "delete", device="BAT")
+    assert reply["ok"] is True and [r["id"] for r in reply["result"]] == ["DPS"]
+    assert "BAT" not in lab and list(by_id(panel)) == ["DPS"]
+    reply = await ask(panel, "delete", device="BAT")
+    assert reply["ok"] is False and reply["error"]["code"] == "device_not_found" and "DPS" in reply["error"]["hint"]
+
+
+async def test_edit_without_a_wizard_replies_with_an_error_and_a_hint(lab: Lab,
+                                                                      panel: DeviceManagerWidget) -> None:
+    reply = await ask(panel, "edit", device="BAT")
+    assert reply["ok"] is False and reply["error"]["code"] == "wizard_unavailable"
+    assert "not available" in reply["error"]["message"] and "on_edit" in reply["error"]["hint"]
+
+    opened: list[str] = []
+
+    async def wizard(device_id: str) -> str:
+        opened.append(device_id)
+        return f"wizard for {device_id}"
+
+    panel.on_edit = wizard
+    assert panel.capabilities["edit"] is True
+    reply = await ask(panel, "edit", device="BAT")
+    assert reply == {"type": "reply", "id": "r1", "ok": True, "result": {"device": "BAT", "opened": True}}
+    assert opened == ["BAT"] and panel.last_edit == "wizard for BAT"
+
+
+async def test_enable_uses_the_engine_when_it_offers_it(lab: Lab, panel: DeviceManagerWidget,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = await ask(panel, "enable", device="BAT", enabled=False)
+    assert reply["ok"] is False and reply["error"]["code"] == "not_supported" and reply["error"]["hint"]
+
+    calls: list[tuple[str, bool]] = []
+
+    async def set_enabled(device_id: str, enabled: bool) -> None:
+        calls.append((device_id, enabled))
+
+    monkeypatch.setattr(lab, "set_enabled", set_enabled, raising=False)
+    reply = await ask(panel, "enable", device="BAT", enabled=False)
+    assert reply["ok"] is True and calls == [("BAT", False)] and panel.capabilities["enable"] is True
+
+
+async def test_a_handler_crash_is_a_reply_not_a_silent_timeout(panel: DeviceManagerWidget) -> None:
+    reply = await ask(panel, "delete")  # missing argument
+    assert reply["ok"] is False and reply["error"]["code"] == "internal_error"
+    reply = await ask(panel, "no-such-request")
+    assert reply["error"]["code"] == "unknown_request" and "delete" in reply["error"]["hint"]
+
+
+async def test_a_blocked_loop_shows_a_stall_banner(panel: DeviceManagerWidget) -> None:
+    assert panel.health["level"] == "ok"
+    time.sleep(0.45)  # a cell that blocks the kernel  # noqa: ASYNC251
+    await wait_until(lambda: panel.health.get("level") == "warning", what="the stall banner")
+    health = panel.health
+    assert health["message"].startswith("Polling was paused for 0.")
+    assert health["message"].endswith(f"at {health['stall']['clock']} (a cell blocked the kernel)")
+    assert 0.3 < health["stall"]["duration"] < 2 and "asyncio.sleep" in health["hint"]
+
+
+def test_health_ignores_stalls_from_before_the_widget_and_counts_the_rest() -> None:
+    health = HealthState(since=1000.0)
+    assert not health.add_stall(990.0, 11.0)  # began before: it includes the cell that made the widget
+    assert health.to_dict()["level"] == "ok"
+    assert health.add_stall(1010.0, 3.2) and health.add_stall(1020.0, 1.5)
+    data = health.to_dict()
+    assert data["level"] == "warning" and data["count"] == 2 and data["message"] == stall_message(1020.0, 1.5)
+    assert "2 pauses" in data["detail"] and "3.2 s" in data["detail"]
+    assert stall_message(1020.0, 3.2).startswith("Polling was paused for 3.2 s at ")
+
+
+async def test_a_stopped_lab_is_shown_and_the_widget_keeps_its_rows(lab: Lab, panel: DeviceManagerWidget) -> None:
+    await lab.stop()
+    await wait_until(lambda: panel.health.get("level") == "stopped", what="the stopped banner")
+    assert "stopped" in panel.health["message"] and "Lab.start" in panel.health["hint"]
+    assert {r["id"] for r in panel.devices} == {"BAT", "DPS"}
+    assert not panel.bridge.running
