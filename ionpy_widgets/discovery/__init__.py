@@ -18,8 +18,26 @@ from typing import Any
 
 from ..errors import ConfigValidationError, TransportError
 from .hid import HidDeviceInfo, discover_hid
-from .known_devices import KNOWN_DEVICES, match_idn, match_modbus_model, match_usb, parse_idn, usb_hints
-from .network import KNOWN_PORTS, ProbeResult, ScanJob, ScanManager, parse_targets, probe_host
+from .known_devices import (
+    KNOWN_DEVICES,
+    installed_drivers,
+    match_idn,
+    match_modbus_model,
+    match_usb,
+    parse_idn,
+    usb_hints,
+)
+from .network import (
+    KNOWN_PORTS,
+    ProbeResult,
+    ResultCache,
+    ScanJob,
+    ScanManager,
+    ScanTargetError,
+    ScanTooLargeError,
+    parse_targets,
+    probe_host,
+)
 from .results import DriverMatch, KnownDevice, ScanResult
 from .serial import SerialPortInfo, discover_serial
 from .usb import UsbDeviceInfo, UsbInterfaceInfo, discover_usb
@@ -65,9 +83,12 @@ __all__ = [
     "HidDeviceInfo",
     "KnownDevice",
     "ProbeResult",
+    "ResultCache",
     "ScanJob",
     "ScanManager",
     "ScanResult",
+    "ScanTargetError",
+    "ScanTooLargeError",
     "SerialPortInfo",
     "UsbDeviceInfo",
     "UsbInterfaceInfo",
@@ -78,6 +99,7 @@ __all__ = [
     "discover_serial",
     "discover_usb",
     "discover_visa",
+    "installed_drivers",
     "match_idn",
     "match_modbus_model",
     "match_usb",

@@ -36,7 +36,8 @@ _SCPI = "SCPI_PSU"
 
 
 def _h(driver: str, confidence: float, reason: str, model: str = "") -> DriverMatch:
-    return DriverMatch(driver, confidence, reason, model)
+    # ``installed`` is decided against the registry when a row is matched (``_mark``)
+    return DriverMatch(driver, confidence, reason, model, installed=False)
 
 
 def _dev(vid: int, pid: int | None, chip: str, vendor: str, kind: str, *hints: DriverMatch,
@@ -50,7 +51,8 @@ _CH340_HINTS = (
 )
 _UT61_HINT = _h("UT61E+", 0.8, "UNI-T UT61E+/B+/D+ and UT161 meters (HID cable)")
 
-#: The USB table (protocols.md §9). ``pid=None`` rows match any product of the vendor.
+#: The USB table (protocols.md §9). ``pid=None`` rows match any product of the vendor. The raw rows'
+#: hints say ``installed=False``; :func:`match_usb` returns them marked against the registry.
 KNOWN_DEVICES: tuple[KnownDevice, ...] = (
     _dev(0x1A86, 0x7523, "CH340", "WCH", "serial", *_CH340_HINTS),
     _dev(0x1A86, 0x5523, "CH341 (serial mode)", "WCH", "serial", *_CH340_HINTS),

@@ -79,8 +79,8 @@ def asrl_name(device: str, platform: str = sys.platform) -> str:
 
 
 def local_resources(list_ports: ListPorts | None = None, sysfs_root: str = SYSFS_USB,
-                    platform: str = sys.platform) -> list[str]:
-    """Resource names on the local buses (blocking; no network traffic)."""
+                    platform: str = sys.platform, query: str = "?*") -> list[str]:
+    """Resource names on the local buses matching the VISA ``query`` (blocking; no network traffic)."""
     names = [asrl_name(str(p.device), platform) for p in (list_ports or default_list_ports)()]
     if platform.startswith("linux"):
         try:
@@ -88,7 +88,9 @@ def local_resources(list_ports: ListPorts | None = None, sysfs_root: str = SYSFS
         except OSError:
             devices = []
         names += [d.visa_resource() for d in devices if d.visa_resource()]
-    return names
+    from pyvisa.rname import filter as visa_filter
+
+    return list(visa_filter(names, query))
 
 
 def _open_rm(spec: str) -> Any:
@@ -155,7 +157,7 @@ async def discover_visa(*, resource_manager: Any = None, query: str = "?*", idn_
             rm, own_rm = await loop.run_in_executor(None, _open_rm, "@py"), True
             names, source = list(await loop.run_in_executor(None, rm.list_resources, query)), "list_resources"
         else:
-            names = await loop.run_in_executor(None, local_resources, list_ports, sysfs_root, platform)
+            names = await loop.run_in_executor(None, local_resources, list_ports, sysfs_root, platform, query)
             source, result.note = "local", LOCAL_NOTE
         result.items = [VisaResourceInfo(name, source) for name in names]
         asked = [i for i in result.items if idn and i.resource_class in ("INSTR", "SOCKET")

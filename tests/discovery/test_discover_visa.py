@@ -145,3 +145,10 @@ def test_asrl_names() -> None:
     assert asrl_name("/dev/ttyUSB0", "linux") == "ASRL/dev/ttyUSB0::INSTR"
     assert asrl_name("COM3", "win32") == "ASRL3::INSTR"
     assert asrl_name("/dev/cu.usbserial-1", "darwin") == "ASRL/dev/cu.usbserial-1::INSTR"
+
+
+async def test_local_listing_honours_the_query(no_broadcast: None, usbtmc_sysfs: str,
+                                               pty_port: ListPortInfo) -> None:
+    result = await discover_visa(list_ports=lambda: [pty_port], sysfs_root=usbtmc_sysfs, platform="linux",
+                                 query="USB?*::INSTR", idn=False)
+    assert [i.resource for i in result.items] == ["USB0::0x1AB1::0x0E11::DP8C0001::INSTR"]
