@@ -2,12 +2,17 @@
 
 Shape::
 
+    version: 1                         # files without it are migrated (config_migrations)
     engine: {backoff_max: 10}          # optional, see EngineSettings
+    logging: {level: INFO}             # optional, see config_schema
+    storage: {state: device_state.json, journal: journal.sqlite}   # optional, see config_schema
     devices:
       - id: DPS5005_1
         driver: DPS5005
+        enabled: true                  # optional; false: kept in the file, never connected
+        auto_start: true               # optional; false: built but started only by lab.start_device
+        alias: Left supply             # optional descriptive text: alias, icon, description, location
         poll_interval: 0.5             # optional; default: the driver's default_poll_interval
-        enabled: true                  # optional
         transport: {type: serial, params: {port: /dev/ttyUSB0, baudrate: 9600}}
         framing: {type: modbus_rtu, params: {slave_id: 1}}   # optional: the driver's blueprint
         options: {}                    # optional driver options
@@ -22,7 +27,7 @@ so a later writer can keep the user's comments and ordering.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +36,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import ConfigValidationError
+from .atomic import atomic_write_text
+from .config_migrations import migrate
+from .config_schema import CONFIG_VERSION, TOP_LEVEL_KEYS, LoggingConfig, StorageConfig
 from .settings import EngineSettings
-from .validate import check_device_mapping, plain
+from .validate import TEXT_KEYS, check_device_mapping, plain
 
-TOP_LEVEL_KEYS = ("devices", "engine")
-EMPTY_CONFIG = "# ionpy_widgets lab configuration: one entry per instrument under `devices`.\ndevices: []\n"
+EMPTY_CONFIG = (f"# ionpy_widgets lab configuration: one entry per instrument under `devices`.\n"
+                f"version: {CONFIG_VERSION}\ndevices: []\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,12 @@ class DeviceConfig:
     poll_interval: float | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     link: Mapping[str, Any] = field(default_factory=dict)
+    #: False: built at start but not connected until ``lab.start_device(id)``.
+    auto_start: bool = True
+    alias: str | None = None
+    icon: str | None = None
+    description: str | None = None
+    location: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Any, *, path: str = "", check_stack: bool = True) -> DeviceConfig:
@@ -64,6 +78,11 @@ class DeviceConfig:
         data: dict[str, Any] = {"id": self.id, "driver": self.driver}
         if not self.enabled:
             data["enabled"] = False
+        if not self.auto_start:
+            data["auto_start"] = False
+        for key in TEXT_KEYS:
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
         if self.poll_interval is not None:
             data["poll_interval"] = self.poll_interval
         if self.transport is not None:
@@ -85,6 +104,12 @@ class LabConfig:
     path: Path | None = None
     #: The ruamel round-trip document (comments and order preserved), None for dict configs.
     document: Any = None
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    #: The version the source had before migration (``CONFIG_VERSION`` when none was needed).
+    migrated_from: int = CONFIG_VERSION
+    #: What the migrations changed (one line each).
+    migration_notes: list[str] = field(default_factory=list)
 
     @property
     def ids(self) -> list[str]:
@@ -99,12 +124,18 @@ class LabConfig:
     @classmethod
     def from_mapping(cls, data: Any, *, path: Path | None = None, document: Any = None,
                      check_stack: bool = True) -> LabConfig:
-        """Validate a whole lab config mapping (``{"devices": [...], "engine": {...}}``)."""
+        """Validate a whole lab config mapping (``{"devices": [...], "engine": {...}}``).
+
+        Older versions are migrated first: ``document`` (the round-trip document ``data`` came
+        from) in place, any other mapping as a copy (the caller's dict is never changed)."""
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
             raise ConfigValidationError("the top level must be a mapping with a `devices` list", path="",
                                         hint="Start the file with `devices:` followed by `- id: ...` entries.")
+        if data is not document or not isinstance(data, MutableMapping):
+            data = _migration_copy(data)
+        old_version, notes = migrate(data)
         for key in data:
             if key not in TOP_LEVEL_KEYS:
                 raise ConfigValidationError(f"unknown top-level key {key!r}", path=str(key),
@@ -126,7 +157,18 @@ class LabConfig:
                                             hint=f"Already used by devices[{seen[dev.id]}]; ids must be unique.")
             seen[dev.id] = index
             devices.append(dev)
-        return cls(devices, engine, path, document)
+        return cls(devices, engine, path, document, LoggingConfig.from_mapping(data.get("logging")),
+                   StorageConfig.from_mapping(data.get("storage")), old_version, notes)
+
+
+def _migration_copy(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` that a migration may edit: the top level and each device entry are new
+    dicts, the values are shared (options may hold objects that must stay the same, e.g. in tests)."""
+    out = dict(data)
+    devices = out.get("devices")
+    if isinstance(devices, list | tuple):
+        out["devices"] = [dict(e) if isinstance(e, Mapping) else e for e in devices]
+    return out
 
 
 def _yaml() -> YAML:
@@ -147,6 +189,12 @@ def load_lab_config(path: str | Path, *, check_stack: bool = True) -> LabConfig:
     except OSError as exc:
         raise ConfigValidationError(f"cannot read config file {str(file)!r}: {exc.strerror}", path="",
                                     file=str(file), hint="Check the path and its permissions.") from None
+    return parse_lab_config(text, file, check_stack=check_stack)
+
+
+def parse_lab_config(text: str, file: str | Path, *, check_stack: bool = True) -> LabConfig:
+    """Parse and validate the text of config file ``file`` (older versions migrated in memory)."""
+    file = Path(file).expanduser()
     try:
         document = _yaml().load(text)
     except YAMLError as exc:
@@ -168,12 +216,12 @@ def load_lab_config(path: str | Path, *, check_stack: bool = True) -> LabConfig:
 
 
 def ensure_config_file(path: str | Path) -> bool:
-    """Create an empty config (``devices: []``) when ``path`` does not exist; True if created."""
+    """Create an empty config (``devices: []``) when ``path`` does not exist, atomically; True if created."""
     file = Path(path).expanduser()
     if file.exists():
         return False
     file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(EMPTY_CONFIG, encoding="utf-8")
+    atomic_write_text(file, EMPTY_CONFIG, backup=False)
     return True
 
 
@@ -194,4 +242,4 @@ def _line_of(document: Any, path: str) -> int | None:
     return line
 
 
-__all__ = ["DeviceConfig", "LabConfig", "ensure_config_file", "load_lab_config"]
+__all__ = ["EMPTY_CONFIG", "DeviceConfig", "LabConfig", "ensure_config_file", "load_lab_config", "parse_lab_config"]

@@ -18,7 +18,10 @@ from ..errors import ConfigValidationError, DeviceSpawnError, UnknownDriverError
 
 log = logging.getLogger(__name__)
 
-DEVICE_KEYS = ("id", "driver", "enabled", "poll_interval", "transport", "framing", "options", "link")
+DEVICE_KEYS = ("id", "driver", "enabled", "auto_start", "alias", "icon", "description", "location", "poll_interval",
+               "transport", "framing", "options", "link")
+#: Descriptive text fields of a device entry and their longest allowed length.
+TEXT_KEYS = {"alias": 64, "icon": 32, "description": 500, "location": 120}
 SECTION_KEYS = ("type", "params")
 LINK_KEYS = ("timeout", "retries", "trace")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -99,6 +102,28 @@ def _check_link(link: Mapping[str, Any], prefix: str) -> None:
                                         hint="For example `retries: 1`.")
 
 
+def _text(data: Mapping[str, Any], key: str, prefix: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    longest = TEXT_KEYS[key]
+    if not isinstance(value, str) or not value.strip() or len(value) > longest or "\n" in value:
+        raise ConfigValidationError(f"must be one line of text (1-{longest} characters), got {value!r}",
+                                    path=_join(prefix, key), hint=f"For example `{key}: {_EXAMPLES[key]}`.")
+    return str(value)
+
+
+_EXAMPLES = {"alias": "Left supply", "icon": "⚡", "description": "Heater supply", "location": "Bench 2, shelf A"}
+
+
+def _flag(data: Mapping[str, Any], key: str, prefix: str) -> bool:
+    value = data.get(key, True)
+    if not isinstance(value, bool):
+        raise ConfigValidationError(f"must be true or false, got {value!r}", path=_join(prefix, key),
+                                    hint=f"Write `{key}: true` or `{key}: false`.")
+    return value
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -144,9 +169,9 @@ def check_device_mapping(data: Any, *, path: str = "", check_stack: bool = True)
             raise ConfigValidationError(f"unknown transport type {transport['type']!r}",
                                         path=_join(path, "transport.type"),
                                         hint=f"Known transport types: {', '.join(sorted(known))}.")
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigValidationError(f"must be true or false, got {enabled!r}", path=_join(path, "enabled"))
+    enabled = _flag(data, "enabled", path)
+    auto_start = _flag(data, "auto_start", path)
+    texts = {key: _text(data, key, path) for key in TEXT_KEYS}
     interval = data.get("poll_interval")
     if interval is not None and (not _is_number(interval) or not 0.01 <= interval <= 86400):
         raise ConfigValidationError(f"must be a number of seconds between 0.01 and 86400, got {interval!r}",
@@ -156,7 +181,7 @@ def check_device_mapping(data: Any, *, path: str = "", check_stack: bool = True)
     _check_link(link, path)
     kwargs = {"id": device_id, "driver": data["driver"], "transport": transport, "framing": framing,
               "enabled": enabled, "poll_interval": None if interval is None else float(interval),
-              "options": options, "link": link}
+              "options": options, "link": link, "auto_start": auto_start, **texts}
     if check_stack and cls is not None and enabled:
         _dry_build(cls, kwargs, path)
     return kwargs
@@ -176,4 +201,4 @@ def _dry_build(cls: type[Driver], kwargs: Mapping[str, Any], prefix: str) -> Non
         log.debug("device %s: stack not checked (%s)", kwargs["id"], exc)
 
 
-__all__ = ["DEVICE_KEYS", "ID_PATTERN", "check_device_id", "check_device_mapping", "plain"]
+__all__ = ["DEVICE_KEYS", "ID_PATTERN", "TEXT_KEYS", "check_device_id", "check_device_mapping", "plain"]
