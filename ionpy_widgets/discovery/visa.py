@@ -16,6 +16,7 @@ Serial resources are not asked ``*IDN?`` unless ``idn_serial=True``: opening a p
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ from .known_devices import Drivers, installed_drivers, match_idn
 from .results import DriverMatch, ScanResult, Stopwatch, as_ionpy_error, identity_dict
 from .serial import ListPorts, default_list_ports
 from .usb import SYSFS_USB, read_sysfs
+
+_INTERFACE = re.compile(r"[A-Za-z]+")
 
 LOCAL_NOTE = ("Local buses only (serial ports, USBTMC). Network instruments are listed with network=True, which "
               "broadcasts VXI-11 and mDNS queries on every interface; or enter TCPIP::<ip>::INSTR by hand.")
@@ -46,8 +49,10 @@ class VisaResourceInfo:
 
     @property
     def interface(self) -> str:
-        """``USB``, ``ASRL``, ``TCPIP``, ``GPIB``... (board number dropped)."""
-        return self.resource.split("::", 1)[0].rstrip("0123456789").upper()
+        """``USB``, ``ASRL``, ``TCPIP``, ``GPIB``... (board number and serial device path dropped:
+        ``ASRL/dev/ttyS0::INSTR`` is ``ASRL``)."""
+        match = _INTERFACE.match(self.resource)
+        return match.group(0).upper() if match else ""
 
     @property
     def resource_class(self) -> str:

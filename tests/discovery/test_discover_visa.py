@@ -14,7 +14,7 @@ import pyvisa
 from serial.tools.list_ports_common import ListPortInfo
 
 from ionpy_widgets.discovery import discover, discover_visa, visa
-from ionpy_widgets.discovery.visa import LOCAL_NOTE, asrl_name, backend_kind
+from ionpy_widgets.discovery.visa import LOCAL_NOTE, VisaResourceInfo, asrl_name, backend_kind
 
 SIM_YAML = Path(__file__).with_name("visa_discovery.yaml")
 
@@ -152,3 +152,13 @@ async def test_local_listing_honours_the_query(no_broadcast: None, usbtmc_sysfs:
     result = await discover_visa(list_ports=lambda: [pty_port], sysfs_root=usbtmc_sysfs, platform="linux",
                                  query="USB?*::INSTR", idn=False)
     assert [i.resource for i in result.items] == ["USB0::0x1AB1::0x0E11::DP8C0001::INSTR"]
+
+
+@pytest.mark.parametrize(("resource", "interface"), [
+    ("ASRL/dev/ttyS0::INSTR", "ASRL"), ("ASRL/dev/ttyUSB12::INSTR", "ASRL"), ("ASRL3::INSTR", "ASRL"),
+    ("TCPIP0::127.0.0.1::5025::SOCKET", "TCPIP"), ("USB0::0x1AB1::0x0E11::DP8C1::INSTR", "USB"),
+    ("GPIB0::8::INSTR", "GPIB"),
+])
+def test_interface_ignores_board_number_and_device_path(resource, interface):
+    item = VisaResourceInfo(resource=resource, source="test")
+    assert item.interface == interface
