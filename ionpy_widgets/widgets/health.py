@@ -15,6 +15,7 @@ screen with their last values and say that the lab was stopped.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -104,6 +105,7 @@ class BenchWidget(IonpyWidget):
                  devices: Iterable[str] | None = None, name: str = "bench", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lab = lab
+        self._loop = _home_loop(lab)
         self._health = HealthState()
         self.bridge = WidgetBridge(lab, rate_hz=rate_hz, kinds=kinds, devices=devices, name=name)
         self.bridge.on_event(self._on_bus_event)
@@ -117,6 +119,20 @@ class BenchWidget(IonpyWidget):
         """Start following the lab (needs the running event loop: a notebook cell or a coroutine)."""
         if getattr(self.lab, "running", True):
             self.bridge.start()
+
+    def _on_custom_message(self, widget: Any, content: Any, buffers: Any) -> None:
+        """Handle a browser request on the lab's loop. ipykernel 7 may deliver comm messages on a
+        subshell thread with an event loop of its own; the engine's locks and queues belong to the
+        lab's loop, so the request is handed over to it (the reply is sent from there)."""
+        loop = self._loop
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is None or current is loop or loop.is_closed():
+            self.router.handle(content)
+        else:
+            loop.call_soon_threadsafe(self.router.handle, content)
 
     # --- bridge plumbing --------------------------------------------------------------------
     def _on_bus_event(self, event: Event) -> list[str]:
@@ -147,6 +163,17 @@ class BenchWidget(IonpyWidget):
         if getattr(self, "router", None) is None:  # ``__init__`` failed before the widget existed (__del__)
             return
         super().close()
+
+
+def _home_loop(lab: Any) -> asyncio.AbstractEventLoop | None:
+    """The loop the lab runs on (where widget requests must be handled)."""
+    loop = getattr(lab, "_loop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        return loop
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 __all__ = ["STRINGS", "BenchWidget", "HealthState", "clock", "stall_message"]

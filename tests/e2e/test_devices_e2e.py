@@ -107,6 +107,7 @@ def test_device_manager_and_control_panel(page, lab_server):
         """() => document.querySelector(".ionpy-controls .ionpy-reading[data-key='u_out'] .ionpy-value")
             ?.textContent === "7.50" """, timeout=10_000)
     assert u_out.inner_text() == "7.50"
+    assert page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] .ionpy-row-error").is_hidden()
     page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-output-on.png"))
 
     # the emergency stop switches every output off

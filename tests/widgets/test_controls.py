@@ -5,6 +5,7 @@ Real labs (virtual battery, DPS simulator on the virtual transport), no browser.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -167,3 +168,21 @@ async def test_values_are_pushed_throttled(dps: ControlPanel) -> None:
     dps.observe(lambda change: pushes.append(change["new"]), names="values")
     await asyncio.sleep(0.5)  # 10 polls at 20 Hz; at most ~5 pushes at 10 Hz
     assert 1 <= len(pushes) <= 7
+
+
+async def test_requests_arriving_on_another_thread_run_on_the_labs_loop(dps: ControlPanel) -> None:
+    """ipykernel 7 may deliver comm messages on a subshell thread with its own event loop."""
+    await wait_until(lambda: "output" in dps.values, what="values")
+    sent: list[dict[str, Any]] = []
+    dps.router._send = sent.append
+    request = {"type": "request", "id": "t", "kind": "write", "payload": {"key": "u_set", "value": 3.3}}
+
+    async def subshell() -> None:
+        dps._on_custom_message(dps, request, [])
+
+    thread = threading.Thread(target=lambda: asyncio.run(subshell()))
+    thread.start()
+    thread.join()
+    await wait_until(lambda: any(m["type"] == "reply" for m in sent), what="the reply")
+    assert [m for m in sent if m["type"] == "reply"] == [
+        {"type": "reply", "id": "t", "ok": True, "result": {"key": "u_set", "value": 3.3}}]
