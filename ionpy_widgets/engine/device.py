@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -57,6 +58,8 @@ class ManagedDevice(WriteMixin):
         self.last_error: IonpyError | None = error
         self.identity: Identity | None = None
         self.readings: dict[str, Reading] = {}
+        #: Values the last session saved (setpoints...), restored in memory only: never sent by the engine.
+        self.restored: dict[str, Any] = {}
         self.stats = PollStats()
         self.online = asyncio.Event()
         self.unavailable_since: float | None = None
@@ -77,10 +80,19 @@ class ManagedDevice(WriteMixin):
     def values(self) -> dict[str, Any]:
         return {key: r.value for key, r in self.readings.items()}
 
+    def apply_restored(self, values: Mapping[str, Any] | None) -> None:
+        """Remember the values of the last session (memory only). A restored ``poll_interval``
+        applies when the config does not set one; entity values are only shown, never written."""
+        self.restored = dict(values or {})
+        interval = self.restored.get("poll_interval")
+        if self.config.poll_interval is None and isinstance(interval, int | float) and not isinstance(interval, bool) \
+                and 0.01 <= interval <= 86400:
+            self.poll_interval = float(interval)
+
     def status(self) -> dict[str, Any]:
         return {
             "id": self.id, "driver": self.config.driver, "state": self.state.value, "enabled": self.config.enabled,
-            "poll_interval": self.poll_interval,
+            "auto_start": self.config.auto_start, "restored": dict(self.restored), "poll_interval": self.poll_interval,
             "last_error": self.last_error.to_dict() if self.last_error is not None else None,
             "identity": self.identity.to_dict() if self.identity is not None else None,
             "last_values": self.values, "unavailable_since": self.unavailable_since, "stats": self.stats.to_dict(),

@@ -55,6 +55,24 @@ class DeviceHandle:
         return self._device.values
 
     @property
+    def restored(self) -> dict[str, Any]:
+        """The values the last session saved for this device (setpoints, backlight, poll interval),
+        restored in memory only: the instrument was not written to. Outputs are never among them."""
+        return dict(self._device.restored)
+
+    async def apply_restored(self, *keys: str) -> dict[str, Any]:
+        """Write the restored entity values (all, or ``keys``) to the instrument on request, with
+        source ``restore``; returns what was written. Never switches an output (those are not stored)."""
+        device = self._device
+        table = self.entities
+        chosen = keys or tuple(k for k in device.restored if k in table)
+        written = {}
+        for key in chosen:
+            if key in device.restored and key in table:
+                written[key] = await self._manager.write(self.id, key, device.restored[key], source="restore")
+        return written
+
+    @property
     def readings(self) -> dict[str, Reading]:
         return dict(self._device.readings)
 

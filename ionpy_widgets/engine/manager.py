@@ -60,26 +60,75 @@ class DeviceManager:
         return {device_id: dev.status() for device_id, dev in self._devices.items()}
 
     # --- lifecycle --------------------------------------------------------------------------
-    async def add(self, conf: Mapping[str, Any] | DeviceConfig, *, strict: bool = True) -> ManagedDevice:
-        """Validate ``conf``, build its stack and start polling it.
+    async def add(self, conf: Mapping[str, Any] | DeviceConfig, *, strict: bool = True,
+                  restored: Mapping[str, Any] | None = None) -> ManagedDevice:
+        """Validate ``conf``, build its stack and start polling it (unless ``auto_start: false``).
 
         Config mistakes raise :class:`ConfigValidationError`; a stack that cannot be built raises
         :class:`DeviceSpawnError` when ``strict``, otherwise the device is kept in state ``error``
         (with ``last_error``) so that one broken entry does not stop a whole lab from starting.
+        ``restored``: values saved by the last session, kept in memory only (nothing is sent).
         """
-        config = conf if isinstance(conf, DeviceConfig) else DeviceConfig.from_mapping(conf, check_stack=False)
+        config = _config(conf)
         if config.id in self._devices:
             raise DeviceDuplicateError(f"device id {config.id!r} is already in use", device=config.id)
         device = self._spawn(config, strict=strict)
+        device.apply_restored(restored)
         self._devices[config.id] = device
-        self.bus.publish(SystemEvent(SystemKind.DEVICE_ADDED, config.id,
-                                     {"driver": config.driver, "state": device.state.value,
-                                      "config": jsonable(config.to_dict())}))
-        if device.state is DeviceState.ERROR and device.last_error is not None:
-            self.bus.publish(SystemEvent(SystemKind.DEVICE_ERROR, config.id, {"error": device.last_error.to_dict()}))
-        if not self._stopped:
-            device.start()
+        self._announce(SystemKind.DEVICE_ADDED, device)
+        self._launch(device)
         return device
+
+    async def replace(self, device_id: str, conf: Mapping[str, Any] | DeviceConfig, *, strict: bool = True,
+                      restored: Mapping[str, Any] | None = None, change: str = "config") -> ManagedDevice:
+        """Stop ``device_id`` (task and connection, bounded by ``close_timeout``) and put a device
+        built from ``conf`` in its place. Publishes ``device_updated`` (payload ``change``), or
+        ``device_removed`` + ``device_added`` when the id changes. If the new device cannot be
+        built (``strict``), the old one is built again from its config and the error re-raised."""
+        old = self.get(device_id)
+        config = _config(conf)
+        if config.id != device_id and config.id in self._devices:
+            raise DeviceDuplicateError(f"device id {config.id!r} is already in use", device=config.id)
+        await old.stop()
+        try:
+            device = self._spawn(config, strict=strict)
+        except BaseException:
+            again = self._spawn(old.config, strict=False)
+            again.apply_restored(old.restored)
+            self._devices[device_id] = again
+            self._launch(again)
+            raise
+        device.apply_restored(restored)
+        if config.id == device_id:
+            self._devices[device_id] = device
+            self._announce(SystemKind.DEVICE_UPDATED, device, change=change)
+        else:
+            items = [(config.id, device) if key == device_id else (key, dev) for key, dev in self._devices.items()]
+            self._devices.clear()
+            self._devices.update(items)
+            self.bus.publish(SystemEvent(SystemKind.DEVICE_REMOVED, device_id,
+                                         {"driver": old.config.driver, "renamed_to": config.id}))
+            self._announce(SystemKind.DEVICE_ADDED, device, renamed_from=device_id)
+        self._launch(device)
+        return device
+
+    def _announce(self, kind: SystemKind, device: ManagedDevice, **extra: Any) -> None:
+        """Publish ``kind`` with the device's config, driver manifest, state and restored values."""
+        manifest = device.driver_cls.manifest() if device.driver_cls is not None else None
+        payload = {"driver": device.config.driver, "state": device.state.value,
+                   "config": jsonable(device.config.to_dict()), "manifest": jsonable(manifest),
+                   "restored": jsonable(device.restored), **extra}
+        self.bus.publish(SystemEvent(kind, device.id, payload))
+        if device.state is DeviceState.ERROR and device.last_error is not None:
+            self.bus.publish(SystemEvent(SystemKind.DEVICE_ERROR, device.id, {"error": device.last_error.to_dict()}))
+
+    def _launch(self, device: ManagedDevice) -> None:
+        """Start polling unless the manager is stopped or the device is not to start by itself."""
+        if not device.config.auto_start:
+            if device.state is DeviceState.CONNECTING:
+                device.state = DeviceState.STOPPED
+        elif not self._stopped:
+            device.start()
 
     def _spawn(self, config: DeviceConfig, *, strict: bool) -> ManagedDevice:
         if not config.enabled:
@@ -114,7 +163,8 @@ class DeviceManager:
         """(Re)start the tasks of every device that can run (used after construction with ``add``)."""
         self._stopped = False
         for device in self._devices.values():
-            device.start()
+            if device.config.auto_start:
+                device.start()
 
     async def stop(self) -> None:
         """Cancel every device task and disconnect every device concurrently; each device is bounded
@@ -175,6 +225,10 @@ class DeviceManager:
                 switched[device.id] = result
         self.bus.publish(SystemEvent(SystemKind.EMERGENCY_STOP, "", {"switched": switched, "errors": errors}))
         return {"switched": switched, "errors": errors}
+
+
+def _config(conf: Mapping[str, Any] | DeviceConfig) -> DeviceConfig:
+    return conf if isinstance(conf, DeviceConfig) else DeviceConfig.from_mapping(conf, check_stack=False)
 
 
 __all__ = ["DeviceManager", "WaitOnlineTimeoutError"]

@@ -32,6 +32,7 @@ class WriteMixin:
     state: Any
     last_error: IonpyError | None
     driver: Driver | None
+    readings: dict[str, Any]
 
     def _require_online(self) -> Driver:
         driver = self.driver
@@ -48,7 +49,10 @@ class WriteMixin:
         return driver
 
     async def write(self, key: str, value: Any, *, source: str = "code") -> Any:
-        """Validate, then write ``value`` to entity ``key``; returns the value actually written."""
+        """Validate, then write ``value`` to entity ``key``; returns the value actually written.
+        The event carries ``old``: the last polled value of ``key`` (None when not polled yet)."""
+        last = self.readings.get(key)
+        old = last.value if last is not None else None
         try:
             driver = self.driver
             if driver is not None:
@@ -60,11 +64,11 @@ class WriteMixin:
             raise
         except Exception as exc:
             error = exc if isinstance(exc, IonpyError) else normalise_error(exc, self.id, self.config.driver)
-            self._publish_write(key, value, source, ok=False, error=error.to_dict())
+            self._publish_write(key, value, source, ok=False, old=old, error=error.to_dict())
             if error is exc:
                 raise
             raise error from exc
-        self._publish_write(key, written, source, ok=True, requested=value)
+        self._publish_write(key, written, source, ok=True, old=old, requested=value)
         return written
 
     async def outputs_off(self) -> list[str]:
@@ -73,7 +77,8 @@ class WriteMixin:
         async with asyncio.timeout(self.settings.poll_timeout):
             switched = await driver.outputs_off()
         for key in switched:
-            self._publish_write(key, False, "emergency_stop", ok=True)
+            last = self.readings.get(key)
+            self._publish_write(key, False, "emergency_stop", ok=True, old=last.value if last is not None else None)
         return switched
 
     def _publish_write(self, key: str, value: Any, source: str, *, ok: bool, **extra: Any) -> None:

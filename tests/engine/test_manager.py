@@ -103,7 +103,8 @@ async def test_battery_polls_publishes_and_writes(manager: DeviceManager) -> Non
     values = await manager.poll_now("BAT")
     assert values["load_current"] == 1.5
     writes = [dict(e.payload) for e in sub.drain() if e.category == "system" and e.kind == "write"]
-    assert writes[0] == {"key": "load_current", "value": 1.5, "source": "test", "ok": True, "requested": 1.5}
+    assert writes[0] == {"key": "load_current", "value": 1.5, "source": "test", "ok": True, "requested": 1.5,
+                         "old": 0.0}
     assert [w["ok"] for w in writes] == [True, False, False, False]
     assert writes[1]["error"]["code"] == "value_out_of_limits"
     sub.close()
