@@ -32,7 +32,7 @@ export const STRINGS = {
   unavailable: (id: string, state: string) => `${id} is ${state}: controls are disabled until it is online.`,
   removed: (id: string) => `${id} was removed from the lab.`,
   hint: "Hint: ",
-  dismiss: "Dismiss",
+  alarms: { hihi: "HIHI alarm", hi: "HI alarm", lo: "LO alarm", lolo: "LOLO alarm" } as Record<string, string>,
   noEntities: "The entity table is not known yet (the device has not connected).",
 };
 
@@ -108,7 +108,8 @@ function powerIcon(): SVGSVGElement {
 type Updater = (value: unknown) => void;
 
 export function controlsView({ model, el, client }: ViewContext): Cleanup {
-  const root = h("div", { class: "ionpy-bench ionpy-controls", "data-lm-suppress-shortcuts": "true" });
+  const root = h("div", { class: "ionpy-bench ionpy-controls", "data-lm-suppress-shortcuts": "true",
+    dataset: { device: (model.get("device") as string) || "" } });
   const title = h("div", { class: "ionpy-panel-title" });
   const badge = h("span");
   const estop = h("button", { type: "button", class: "ionpy-estop", title: STRINGS.estopTitle,
@@ -153,6 +154,7 @@ export function controlsView({ model, el, client }: ViewContext): Cleanup {
     const val = h("span", { class: "ionpy-value" });
     const row = h("div", { class: "ionpy-row ionpy-reading", dataset: { key: e.key } },
       h("span", { class: "ionpy-label" }, e.label),
+      h("span", { class: "ionpy-alarm-tag", hidden: true }),
       h("span", { class: "ionpy-reading-value" }, val, e.unit ? h("span", { class: "ionpy-unit" }, e.unit) : null));
     on(e.key, (v) => (val.textContent = fmt(e, v)));
     return row;
@@ -341,6 +343,11 @@ export function controlsView({ model, el, client }: ViewContext): Cleanup {
       row.dataset.alarm = level;
       row.classList.remove("ionpy-alarm-hi", "ionpy-alarm-hihi", "ionpy-alarm-lo", "ionpy-alarm-lolo");
       if (level) row.classList.add(`ionpy-alarm-${level}`);
+      const tag = row.querySelector<HTMLElement>(".ionpy-alarm-tag");
+      if (tag) { // the level in words too: colour alone is not enough
+        tag.textContent = level ? STRINGS.alarms[level] ?? level : "";
+        tag.hidden = !level;
+      }
     });
   };
 

@@ -33,17 +33,18 @@ lab = await ion.Lab.start({"devices": [
     {"id": "PSU_1", "driver": "SCPI_PSU", "poll_interval": 0.2,
      "transport": {"type": "tcp", "params": {"host": "127.0.0.1", "port": psu_sim.port}},
      "framing": {"type": "delimiter", "params": {}}},
-    {"id": "BATTERY", "driver": "V01_Battery"},
+    {"id": "BATTERY", "driver": "V01_Battery", "options": {"soc": 15}},
 ]})
 await lab.wait_online()
 """
 PANEL = "lab.devices_panel()"
 CONTROL = 'lab.control("DPS5005_1")'
+BATTERY = 'lab.control("BATTERY")'
 ADD_LATER = 'await lab.add_device({"id": "EXTRA", "driver": "V01_Battery"})'
 BLOCK = "time.sleep(1.5)  # blocks the kernel: polling pauses"
 
 DEVICES = ".ionpy-devices"
-CONTROLS = ".ionpy-controls"
+CONTROLS = ".ionpy-controls[data-device='DPS5005_1']"
 
 
 def row(page, device: str):
@@ -51,7 +52,7 @@ def row(page, device: str):
 
 
 def test_device_manager_and_control_panel(page, lab_server):
-    write_notebook(lab_server.root_dir / "devices.ipynb", SETUP, PANEL, CONTROL, ADD_LATER, BLOCK)
+    write_notebook(lab_server.root_dir / "devices.ipynb", SETUP, PANEL, CONTROL, BATTERY, ADD_LATER, BLOCK)
     open_notebook(page, lab_server, "devices.ipynb")
     run_all(page)
 
@@ -74,7 +75,7 @@ def test_device_manager_and_control_panel(page, lab_server):
     u_set.locator("input").fill("7.5")
     u_set.get_by_role("button", name="Set Voltage setpoint").click()
     page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls .ionpy-setpoint[data-key='u_set'] .ionpy-now .ionpy-value")
+        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-setpoint[data-key='u_set'] .ionpy-now .ionpy-value")
             ?.textContent === "7.50" """, timeout=10_000)
 
     # out of range: refused before anything is sent, shown inline with its hint
@@ -100,20 +101,26 @@ def test_device_manager_and_control_panel(page, lab_server):
     dialog.wait_for()
     page.keyboard.press("Enter")
     page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls .ionpy-switch-row[data-key='output'] [role=switch]")
+        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-switch-row[data-key='output'] [role=switch]")
             ?.getAttribute("aria-checked") === "true" """, timeout=10_000)
     u_out = page.locator(f"{CONTROLS} .ionpy-reading[data-key='u_out'] .ionpy-value")
     page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls .ionpy-reading[data-key='u_out'] .ionpy-value")
+        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-reading[data-key='u_out'] .ionpy-value")
             ?.textContent === "7.50" """, timeout=10_000)
     assert u_out.inner_text() == "7.50"
     assert page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] .ionpy-row-error").is_hidden()
     page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-output-on.png"))
 
+    # alarm limits from the entity table colour the reading: 15 % state of charge is below LO (20 %)
+    battery = page.locator(".ionpy-controls[data-device='BATTERY']")
+    battery.locator(".ionpy-reading[data-key='soc'].ionpy-alarm-lo").wait_for(timeout=10_000)
+    assert battery.locator(".ionpy-alarm-lo, .ionpy-alarm-lolo, .ionpy-alarm-hi, .ionpy-alarm-hihi").count() == 1
+    battery.screenshot(path=str(SHOTS / "controls-battery-alarm.png"))
+
     # the emergency stop switches every output off
     page.locator(f"{CONTROLS} .ionpy-estop").click()
     page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls .ionpy-switch-row[data-key='output'] [role=switch]")
+        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-switch-row[data-key='output'] [role=switch]")
             ?.getAttribute("aria-checked") === "false" """, timeout=10_000)
     assert "DPS5005_1 (output)" in page.locator(f"{CONTROLS} .ionpy-estop-notice").inner_text()
 
