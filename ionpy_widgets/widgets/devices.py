@@ -31,8 +31,8 @@ from .health import BenchWidget
 #: English texts produced on the Python side (the browser's own texts are in js/src/devices.ts).
 STRINGS = {
     "wizard_unavailable": "the device wizard is not available here",
-    "wizard_hint": "Pass `on_edit=` to the device manager (e.g. `lab.devices_panel(on_edit=...)`), or edit the "
-                   "device with `await lab.remove_device(...)` and `await lab.add_device({...})`.",
+    "wizard_hint": "Open it in a cell with `lab.wizard(edit={device!r})`, use `lab.dashboard()` (its Edit "
+                   "button opens the wizard), or pass `on_edit=` to `lab.devices_panel()`.",
     "enable_unsupported": "enabling and disabling devices is not supported by this lab",
     "enable_hint": "Set `enabled: false` for the device in lab.yaml and start the lab again.",
     "no_link": "software only (no link)",
@@ -179,7 +179,8 @@ class DeviceManagerWidget(BenchWidget):
 
     async def _edit(self, device: str) -> dict[str, Any]:
         if self._on_edit is None:
-            raise WizardUnavailableError(STRINGS["wizard_unavailable"], hint=STRINGS["wizard_hint"], device=device)
+            hint = STRINGS["wizard_hint"].format(device=device)
+            raise WizardUnavailableError(STRINGS["wizard_unavailable"], hint=hint, device=device)
         self.lab[device]
         result = self._on_edit(device)
         if inspect.isawaitable(result):

@@ -14,7 +14,6 @@ later (from code or another cell) show up without re-running the cell.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
 import ipywidgets
@@ -47,28 +46,9 @@ STRINGS = {
 PSU_SERIES = (("u_out", "i_out"), ("u_out_1", "i_out_1"))
 
 
-class _Starting(engine_lab._Starting):
-    """``Lab.start(...)`` for a subclass: the engine's awaitable, building ``cls`` instead of the base."""
-
-    def __init__(self, cls: type[engine_lab.Lab], config: Any, name: str | None, settings: Any) -> None:
-        super().__init__(config, name, settings)
-        self._cls = cls
-
-    def __await__(self) -> Generator[Any, None, engine_lab.Lab]:
-        return self._cls._open(*self._args).__await__()
-
-    async def __aenter__(self) -> engine_lab.Lab:
-        self._lab = await self._cls._open(*self._args)
-        return self._lab
-
-
 class Lab(engine_lab.Lab):
-    """The engine's lab with widgets; ``lab = await Lab.start(...)`` exactly as the engine's."""
-
-    @classmethod
-    def start(cls, config: engine_lab.ConfigSource = None, *, name: str | None = None,
-              settings: Any = None) -> _Starting:  # type: ignore[override]
-        return _Starting(cls, config, name, settings)
+    """The engine's lab with widgets; ``lab = await Lab.start(...)`` exactly as the engine's
+    (the engine's ``start`` builds the class it is called on)."""
 
     def devices_panel(self, *, on_edit: EditCallback | None = None) -> DeviceManagerWidget:
         """The device manager: every device with its status; ``on_edit(device_id)`` opens an editor."""
@@ -120,15 +100,15 @@ class Lab(engine_lab.Lab):
 class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
     """The whole bench in one cell; tabs and chart follow devices added and removed later.
 
-    ``on_edit``: as for the device manager; a widget it returns (the wizard) is shown in the
-    dashboard under the device list.
+    The device list's Edit button opens the device wizard under the list (``on_edit`` replaces
+    it: called with the device id; a widget it returns is shown there instead).
     """
 
     def __init__(self, lab: Lab, *, on_edit: EditCallback | None = None, window: float | str = "5min") -> None:
         self.lab = lab
         self.window = window
-        self._user_edit = on_edit
-        self.devices_panel = DeviceManagerWidget(lab, on_edit=self._edit if on_edit is not None else None)
+        self._open_editor: EditCallback = on_edit or (lambda device_id: lab.wizard(edit=device_id))
+        self.devices_panel = DeviceManagerWidget(lab, on_edit=self._edit)
         self.editor = ipywidgets.VBox()
         self.tabs = ipywidgets.Tab()
         self.panels: dict[str, ControlPanel] = {}
@@ -148,9 +128,11 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
             self.bridge.start()
 
     def _edit(self, device_id: str) -> Any:
-        assert self._user_edit is not None
-        result = self._user_edit(device_id)
+        result = self._open_editor(device_id)
         if isinstance(result, ipywidgets.Widget):
+            for old in self.editor.children:  # one editor at a time
+                if old is not result:
+                    old.close()
             self.editor.children = (result,)
         return result
 
@@ -195,7 +177,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
         self.panels.clear()
         if self.chart is not None:
             self.chart.close()
-        for widget in (self.devices_panel, self.editor, self.tabs, self.chart_box, self.note):
+        for widget in (*self.editor.children, self.devices_panel, self.editor, self.tabs, self.chart_box, self.note):
             widget.close()
         super().close()
 

@@ -108,6 +108,23 @@ async def test_the_dashboard_shows_the_wizard_returned_by_on_edit(lab: Lab) -> N
         editor.close()
 
 
+async def test_the_dashboards_edit_button_opens_the_device_wizard(lab: Lab) -> None:
+    board = lab.dashboard()
+    try:
+        sent: list[dict] = []
+        board.devices_panel.router._send = sent.append
+        for device in ("BAT", "DPS"):
+            task = board.devices_panel.router.handle({"type": "request", "id": device, "kind": "edit",
+                                                      "payload": {"device": device}})
+            assert task is not None
+            await task
+        assert [m["ok"] for m in sent] == [True, True]
+        (wizard,) = board.editor.children  # the second Edit replaced the first wizard
+        assert type(wizard).__name__ == "DeviceWizard" and wizard.edit_id == "DPS"
+    finally:
+        board.close()
+
+
 async def test_an_empty_lab_gets_a_note_and_no_chart() -> None:
     lab = await Lab.start(None, name="test-lab-ui-empty", settings=FAST)
     board = lab.dashboard()
