@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .driver.entity import EntityDescription
     from .driver.reading import Quality, Reading
     from .driver.registry import register as register_driver
+    from .engine.config_manager import ConfigManager
+    from .engine.journal import Journal
+    from .engine.state import StateManager
     from .widgets.lab_ui import Lab
 
 __version__ = "0.1.0"
@@ -32,6 +35,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EntityDescription": (".driver.entity", "EntityDescription"),
     "Driver": (".driver.base", "Driver"),
     "register_driver": (".driver.registry", "register"),
+    "ConfigManager": (".engine.config_manager", "ConfigManager"),
+    "StateManager": (".engine.state", "StateManager"),
+    "Journal": (".engine.journal", "Journal"),
 }
 
 
@@ -60,6 +66,11 @@ __all__ = [  # noqa: RUF022 - grouped by topic on purpose, sorted within each gr
     # the engine
     "Lab",
     "start",
+
+    # persistence: the config file, runtime state, the journal
+    "ConfigManager",
+    "Journal",
+    "StateManager",
 
     # errors (``ionpy_widgets.errors.LimitError`` ...)
     "errors",

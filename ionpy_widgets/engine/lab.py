@@ -4,8 +4,10 @@ in the background::
 
     lab = await Lab.start("lab.yaml")        # creates the file if missing
     psu = lab["DPS5005_1"]
-    await psu.write("u_set", 5.0)
-    await lab.stop()
+    await psu.write("u_set", 5.0)            # journaled; u_set persisted (device_state.json)
+    await lab.add_device({"id": "BAT", "driver": "V01_Battery"})   # live, saved to lab.yaml
+    lab.journal                              # every write and lifecycle event, as a table
+    await lab.stop()                         # saves state, closes the journal, disconnects all
 
 Re-running a notebook's setup cell is safe: labs are registered by the resolved config path
 (or by ``name=``; every dict config without a name shares the key ``"<dict>"``), and starting a
@@ -22,9 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DeviceError
 from .bus import Callback, CallbackSubscription, EventBus, Subscription
-from .config import DeviceConfig, LabConfig, ensure_config_file, load_lab_config
+from .config import LabConfig
+from .config_manager import ConfigManager
 from .handle import DeviceHandle
+from .lifecycle import LifecycleMixin
 from .manager import DeviceManager
+from .persistence import PersistenceMixin
 from .settings import EngineSettings
 from .watchdog import LoopWatchdog
 
@@ -65,8 +70,11 @@ class _Starting:
         return "<Lab starting: use `lab = await Lab.start(...)` or `async with Lab.start(...) as lab`>"
 
 
-class Lab:
+class Lab(LifecycleMixin, PersistenceMixin):
+    """A running set of instruments: devices, bus, config file, state file and journal."""
+
     def __init__(self, config: LabConfig, *, key: str, settings: EngineSettings) -> None:
+        self._init_storage()
         self.config = config
         self.key = key
         self.settings = settings
@@ -77,6 +85,10 @@ class Lab:
         self._loop = asyncio.get_running_loop()
         self._stopped = False
         self._stopping: asyncio.Task[None] | None = None
+        self._lifecycle_lock = asyncio.Lock()
+        #: Ids this lab removed, and removals in progress (a second call waits for the first).
+        self._removed: set[str] = set()
+        self._removing: dict[str, asyncio.Task[None]] = {}
 
     # --- starting ---------------------------------------------------------------------------
     @classmethod
@@ -88,15 +100,18 @@ class Lab:
 
     @classmethod
     async def _open(cls, source: ConfigSource, name: str | None, settings: EngineSettings | None) -> Lab:
-        config = _load(source)
+        config_manager, config = await _load(source)
         key = name or (str(config.path) if config.path is not None else DICT_KEY)
         previous = _RUNNING.get(key)
         if previous is not None:
             await previous._replace()
         lab = cls(config, key=key, settings=settings or config.engine)
+        lab.config_manager = config_manager
         _RUNNING[key] = lab
         try:
-            await lab.manager.add_many(config.devices, strict=False)
+            lab._open_storage()  # after the previous lab saved its state and closed its journal
+            for device in config.devices:
+                await lab.manager.add(device, strict=False, restored=lab.restored_for(device))
             lab.watchdog.start()
         except BaseException:
             await lab.stop()
@@ -134,19 +149,6 @@ class Lab:
 
     def __contains__(self, device_id: object) -> bool:
         return device_id in self.manager.devices
-
-    async def add_device(self, conf: Mapping[str, Any] | DeviceConfig) -> DeviceHandle:
-        """Validate, build and start one device (strict: errors raise). Not written to the file."""
-        self._require_running()
-        config = conf if isinstance(conf, DeviceConfig) else DeviceConfig.from_mapping(conf)
-        device = await self.manager.add(config, strict=True)
-        self.config.devices.append(config)
-        return DeviceHandle(self.manager, device.id)
-
-    async def remove_device(self, device_id: str) -> None:
-        """Stop and forget one device (not written to the file)."""
-        await self.manager.remove(device_id)
-        self.config.devices = [d for d in self.config.devices if d.id != device_id]
 
     async def wait_online(self, *ids: str, timeout: float | None = 10.0) -> None:
         """Wait until the devices (default: every enabled one) are online, or raise with the reasons."""
@@ -197,8 +199,9 @@ class Lab:
 
     # --- stopping ---------------------------------------------------------------------------
     async def stop(self) -> None:
-        """Stop polling, disconnect every device (each bounded by ``close_timeout``) and close the
-        bus subscriptions. Idempotent; concurrent calls wait for the same shutdown."""
+        """Stop polling, disconnect every device (each bounded by ``close_timeout``), save the state
+        file, record what is queued and close the journal, then close the bus subscriptions.
+        Idempotent; concurrent calls wait for the same shutdown."""
         if self._stopping is None:
             self._stopped = True
             self._stopping = asyncio.get_running_loop().create_task(self._shutdown(), name=f"ionpy-lab-stop:{self.key}")
@@ -209,6 +212,7 @@ class Lab:
             await self.watchdog.stop()
             await self.manager.stop()
         finally:
+            await self._close_storage()
             self.bus.close()
             if _RUNNING.get(self.key) is self:
                 del _RUNNING[self.key]
@@ -232,17 +236,26 @@ class Lab:
         return f"<Lab {where} {run}: {len(states)} device(s), {online} online>"
 
 
-def _load(source: ConfigSource) -> LabConfig:
+async def _load(source: ConfigSource) -> tuple[ConfigManager | None, LabConfig]:
+    """The config (validated, migrated in memory) and, for a file, its ConfigManager; a missing
+    file is created (atomically) with an empty device list."""
     if source is None:
-        return LabConfig()
+        return None, LabConfig()
     if isinstance(source, LabConfig):
-        return source
+        manager = ConfigManager(source.path) if source.path is not None else None
+        return manager, source
     if isinstance(source, str | Path):
-        path = Path(source).expanduser().resolve()
-        if ensure_config_file(path):
-            log.info("created an empty lab config at %s", path)
-        return load_lab_config(path)
-    return LabConfig.from_mapping(source)
+        return await asyncio.to_thread(_open_file, source)
+    return None, LabConfig.from_mapping(source)
+
+
+def _open_file(source: str | Path) -> tuple[ConfigManager, LabConfig]:
+    manager = ConfigManager(Path(source).expanduser().resolve())
+    existed = manager.path.exists()
+    config = manager.load()
+    if not existed:
+        log.info("created an empty lab config at %s", manager.path)
+    return manager, config
 
 
 def running_labs() -> dict[str, Lab]:

@@ -61,13 +61,14 @@ class DeviceManager:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def add(self, conf: Mapping[str, Any] | DeviceConfig, *, strict: bool = True,
-                  restored: Mapping[str, Any] | None = None) -> ManagedDevice:
+                  restored: Mapping[str, Any] | None = None, start: bool = True) -> ManagedDevice:
         """Validate ``conf``, build its stack and start polling it (unless ``auto_start: false``).
 
         Config mistakes raise :class:`ConfigValidationError`; a stack that cannot be built raises
         :class:`DeviceSpawnError` when ``strict``, otherwise the device is kept in state ``error``
         (with ``last_error``) so that one broken entry does not stop a whole lab from starting.
         ``restored``: values saved by the last session, kept in memory only (nothing is sent).
+        ``start=False``: registered and announced, but polling starts only with :meth:`launch`.
         """
         config = _config(conf)
         if config.id in self._devices:
@@ -76,8 +77,13 @@ class DeviceManager:
         device.apply_restored(restored)
         self._devices[config.id] = device
         self._announce(SystemKind.DEVICE_ADDED, device)
-        self._launch(device)
+        if start:
+            self._launch(device)
         return device
+
+    def launch(self, device_id: str) -> None:
+        """Start polling ``device_id`` as its config says (not when ``auto_start: false``)."""
+        self._launch(self.get(device_id))
 
     async def replace(self, device_id: str, conf: Mapping[str, Any] | DeviceConfig, *, strict: bool = True,
                       restored: Mapping[str, Any] | None = None, change: str = "config") -> ManagedDevice:
