@@ -1,0 +1,290 @@
+"""History on the lab: recording, ``lab.history`` and ``async with lab.run(...)``.
+
+    lab = await Lab.start("bench.yaml", record="bench.sqlite")    # or: await lab.record(path)
+    df = lab.history("BAT", "voltage", start=time.time() - 600)   # timestamp, value, unit, quality
+    async with lab.run("iv-sweep", notes="red LED") as run:
+        await psu.write("u_set", 1.0)
+    run.samples, run.journal                                       # DataFrames
+
+A run records its start and stop, a snapshot of the configuration, the drivers' versions, the
+instruments' identities, every write with its source, alarms and availability changes, and the
+samples in its span. A lab that is not recording when a run begins records for the run's duration
+into ``path`` (default ``runs.sqlite`` beside the config file, else in the working directory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.metadata
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .history import TimeLike, query_history
+from .recorder import Recorder
+from .runs import RunRecord
+from .storage import EntityInfo, HistoryError, NotRecordingError, RunInfo, open_store
+
+if TYPE_CHECKING:
+    from .bus import EventBus
+    from .config import LabConfig
+    from .manager import DeviceManager
+    from .settings import EngineSettings
+
+log = logging.getLogger(__name__)
+DEFAULT_RUNS_FILE = "runs.sqlite"
+
+
+class HistoryMixin:
+    """Recording and runs for :class:`~.lab.Lab` (uses its bus, manager, config and settings)."""
+
+    bus: EventBus
+    manager: DeviceManager
+    config: LabConfig
+    settings: EngineSettings
+    recorder: Recorder | None = None
+    _active_runs: list[Run]
+
+    def _init_history(self) -> None:
+        self.recorder = None
+        self._active_runs = []
+
+    # --- recording --------------------------------------------------------------------------
+    async def record(self, path: str | Path, *, flush_interval: float = 0.25, batch_size: int = 50_000) -> Recorder:
+        """Record every reading and event of this lab into the SQLite file ``path`` (created when
+        missing, appended to otherwise) until the lab stops or :meth:`stop_recording`."""
+        target = _resolve(path)
+        if self.recorder is not None:
+            if _resolve(self.recorder.store.location) == target:
+                return self.recorder
+            raise HistoryError(f"this lab already records to {self.recorder.store.location}",
+                               hint="`await lab.stop_recording()` first to record somewhere else.")
+        loop = asyncio.get_running_loop()
+        store = await loop.run_in_executor(None, open_store, target)
+        self.recorder = Recorder.start(self.bus, store, flush_interval=flush_interval, batch_size=batch_size,
+                                       describe=self._describe_device)
+        for device_id in self.manager.ids:  # devices added before recording began
+            infos = self._describe_device(device_id)
+            if infos:
+                await self.recorder.call(store.describe, infos)
+        log.info("recording to %s", target)
+        return self.recorder
+
+    async def stop_recording(self) -> None:
+        """Commit everything recorded so far and close the file (no-op when not recording)."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            await recorder.stop()
+
+    def _describe_device(self, device_id: str) -> list[EntityInfo]:
+        device = self.manager.devices.get(device_id)
+        if device is None:
+            return []
+        table = device.driver.entities if device.driver is not None else (
+            device.driver_cls.ENTITIES if device.driver_cls is not None else {})
+        return [EntityInfo(device_id, key, d.unit, str(d.kind), d.label,
+                           {"access": str(d.access), "role": str(d.role), "min": d.min, "max": d.max})
+                for key, d in table.items()]
+
+    def _store_or_raise(self) -> Any:
+        if self.recorder is None:
+            raise NotRecordingError("this lab is not recording, so it has no history")
+        return self.recorder.store
+
+    # --- queries ----------------------------------------------------------------------------
+    def history(self, device: str, entity: str, start: TimeLike = None, end: TimeLike = None, *,
+                buckets: int | None = None) -> Any:
+        """Samples of ``device.entity`` between ``start`` and ``end`` (epoch seconds, datetimes or
+        ISO strings; ``None``: open end) as a DataFrame ``timestamp`` (UTC), ``value``, ``unit``,
+        ``quality`` (unit also in ``df.attrs["unit"]``). With ``buckets``: one row per time bucket
+        with ``min``, ``max``, ``mean``, ``count``. Committed data only (at most ~0.25 s behind)."""
+        return query_history(self._store_or_raise(), device, entity, start, end, buckets=buckets)
+
+    async def history_async(self, device: str, entity: str, start: TimeLike = None, end: TimeLike = None, *,
+                            buckets: int | None = None) -> Any:
+        """:meth:`history` in a worker thread, after committing what was published so far."""
+        store = self._store_or_raise()
+        assert self.recorder is not None
+        await self.recorder.flush()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: query_history(store, device, entity, start, end, buckets=buckets))
+
+    # --- runs -------------------------------------------------------------------------------
+    def run(self, name: str, *, notes: str = "", path: str | Path | None = None, start: float | None = None) -> Run:
+        """A run to use as ``async with lab.run("name", notes="...") as run:`` (or ``await
+        run.begin()`` / ``await run.end()``). ``start`` backdates the run (epoch seconds)."""
+        if not isinstance(name, str) or not name.strip():
+            raise HistoryError(f"a run needs a name, got {name!r}", hint='e.g. lab.run("iv-sweep-led")')
+        return Run(self, name.strip(), notes=notes, path=path, start=start)
+
+    @property
+    def active_runs(self) -> list[Run]:
+        return list(self._active_runs)
+
+    async def _close_history(self) -> None:
+        """At lab stop (devices already stopped): end open runs, then stop recording."""
+        for run in list(self._active_runs):
+            try:
+                await run.end(status="stopped")
+            except Exception:
+                log.exception("could not end run %s", run.name)
+        await self.stop_recording()
+
+    def _runs_file(self) -> Path:
+        base = self.config.path.parent if self.config.path is not None else Path.cwd()
+        return base / DEFAULT_RUNS_FILE
+
+    def _snapshot(self, providers: dict[str, list[str]]) -> dict[str, Any]:
+        """Configuration, driver versions and identities, JSON-friendly (on the loop's thread)."""
+        from .events import jsonable
+
+        source = self.config.path
+        text = None
+        if source is not None:
+            try:
+                text = source.read_text(encoding="utf-8")
+            except OSError:
+                text = None
+        config = {"source": None if source is None else str(source), "text": text,
+                  "devices": [jsonable(d.to_dict()) for d in self.config.devices],
+                  "engine": jsonable(self.settings.to_dict())}
+        return {"config": config, "drivers": _driver_versions(self.manager, providers),
+                "identities": _identities(self.manager)}
+
+
+class Run(RunRecord):
+    """A run being recorded (a :class:`RunRecord` once begun: ``samples``, ``journal``... read the
+    data recorded so far)."""
+
+    def __init__(self, lab: HistoryMixin, name: str, *, notes: str, path: str | Path | None,
+                 start: float | None) -> None:
+        self._lab = lab
+        self._path = path
+        self._start = start
+        self._owns_recorder = False
+        self._ended = False
+        self._pending = RunInfo(0, name, start or 0.0, notes=notes)
+        self._begun = False
+        # the RunRecord side until begin(): no store yet
+        self._info = self._pending
+        self._span = (start, None)
+        self._cache = {}
+        self._owns_store = False
+        self._store = None
+
+    async def begin(self) -> Run:
+        if self._begun:
+            raise HistoryError(f"run {self._pending.name!r} has already begun", hint="Make a new one with lab.run().")
+        lab = self._lab
+        if getattr(lab, "_stopped", False):
+            raise HistoryError("this lab is stopped", hint="Start a new one with `lab = await Lab.start(...)`.")
+        recorder = lab.recorder
+        if recorder is None:
+            recorder = await lab.record(self._path if self._path is not None else lab._runs_file())
+            self._owns_recorder = True
+        elif self._path is not None and _resolve(self._path) != _resolve(recorder.store.location):
+            raise HistoryError(f"this lab records to {recorder.store.location}, not {self._path}",
+                               hint="Leave `path` out (the run goes into the lab's recording) or stop recording.")
+        loop = asyncio.get_running_loop()
+        snapshot = lab._snapshot(await loop.run_in_executor(None, _providers))
+        started = self._start if self._start is not None else time.time()
+        info = self._pending
+        run_id = await recorder.call(lambda: recorder.store.create_run(
+            info.name, started, notes=info.notes, config=snapshot["config"], drivers=snapshot["drivers"],
+            identities=snapshot["identities"]))
+        self._recorder = recorder
+        super().__init__(open_store(recorder.store.location, create=False),
+                         RunInfo(run_id, info.name, started, None, info.notes, "running", snapshot["config"],
+                                 snapshot["drivers"], snapshot["identities"]), owns_store=True)
+        self._begun = True
+        lab._active_runs.append(self)
+        log.info("run %s (#%d) began, recording to %s", info.name, run_id, recorder.store.location)
+        return self
+
+    async def end(self, status: str = "completed", *, error: BaseException | None = None) -> None:
+        """Record the stop (after committing every sample published until now). Idempotent."""
+        if not self._begun or self._ended:
+            return
+        self._ended = True
+        stopped = time.time()  # every reading stamped before this instant is already on the bus
+        recorder = self._recorder
+        identities = _identities(self._lab.manager)
+        meta = {"error": repr(error)} if error is not None else None
+        try:
+            await recorder.flush()
+            await recorder.call(recorder.store.finish_run, self.id, stopped, status, identities=identities, meta=meta)
+        finally:
+            if self in self._lab._active_runs:
+                self._lab._active_runs.remove(self)
+            info = self._info
+            self._info = RunInfo(info.id, info.name, info.started, stopped, info.notes, status, info.config,
+                                 info.drivers, identities, meta or {})
+            self._span = (info.started, stopped)
+            if self._owns_recorder and self._lab.recorder is recorder:
+                await self._lab.stop_recording()
+        log.info("run %s (#%d) %s after %.1f s", info.name, info.id, status, stopped - info.started)
+
+    async def __aenter__(self) -> Run:
+        return await self.begin()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is None:
+            status = "completed"
+        else:
+            status = "cancelled" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt) else "failed"
+        await self.end(status, error=exc)
+
+    def __repr__(self) -> str:
+        if not self._begun:
+            return f"<Run {self._pending.name!r} not begun: use `async with lab.run(...) as run:`>"
+        return super().__repr__()
+
+
+def _resolve(path: str | Path) -> Path:
+    """An absolute path (a file that does not exist yet resolves too); no I/O beyond ``resolve``."""
+    return Path(path).expanduser().resolve()
+
+
+def _identities(manager: DeviceManager) -> dict[str, Any]:
+    return {device_id: {"driver": device.config.driver, "state": device.state.value,
+                        "identity": device.identity.to_dict() if device.identity is not None else None}
+            for device_id, device in manager.devices.items()}
+
+
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    """Top-level module -> distributions (scans the installed metadata once per process)."""
+    try:
+        return dict(importlib.metadata.packages_distributions())
+    except Exception:  # broken metadata must not stop a run
+        return {}
+
+
+def _driver_versions(manager: DeviceManager, providers: dict[str, list[str]]) -> dict[str, Any]:
+    """Per driver name: its class, the distribution that provides it and that distribution's version."""
+    out: dict[str, Any] = {}
+    for device in manager.devices.values():
+        cls = device.driver_cls
+        name = device.config.driver
+        if name in out:
+            continue
+        if cls is None:
+            out[name] = {"class": None, "package": None, "version": None}
+            continue
+        top = cls.__module__.partition(".")[0]
+        dists = providers.get(top, [])
+        version = None
+        for dist in dists:
+            try:
+                version = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        out[name] = {"class": f"{cls.__module__}.{cls.__qualname__}", "package": dists[0] if dists else top,
+                     "version": version, "driver_version": getattr(cls, "version", None)}
+    return out
+
+
+__all__ = ["DEFAULT_RUNS_FILE", "HistoryMixin", "Run"]
