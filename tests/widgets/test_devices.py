@@ -84,7 +84,8 @@ async def test_rows_show_state_driver_identity_transport_and_poll_rate(panel: De
     assert dps["transport"] == "virtual simulator dps5005" and dps["poll_interval"] == 0.05
     assert 5 < dps["rate"] < 40 and dps["last_error"] is None
     assert rows["BAT"]["transport"] == "software only (no link)" and rows["BAT"]["category"] == "virtual"
-    assert panel.capabilities == {"enable": False, "edit": False, "delete": True}
+    assert panel.capabilities == {"enable": callable(getattr(panel.lab, "set_enabled", None)), "edit": False,
+                                  "delete": True}
 
 
 async def test_devices_added_and_removed_from_code_appear_and_disappear(lab: Lab,
@@ -134,19 +135,32 @@ async def test_edit_without_a_wizard_replies_with_an_error_and_a_hint(lab: Lab,
     assert opened == ["BAT"] and panel.last_edit == "wizard for BAT"
 
 
-async def test_enable_uses_the_engine_when_it_offers_it(lab: Lab, panel: DeviceManagerWidget,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_enable_is_not_supported_by_a_lab_without_set_enabled(lab: Lab, panel: DeviceManagerWidget,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab, "set_enabled", None, raising=False)
+    panel.refresh()
+    assert panel.capabilities["enable"] is False
     reply = await ask(panel, "enable", device="BAT", enabled=False)
     assert reply["ok"] is False and reply["error"]["code"] == "not_supported" and reply["error"]["hint"]
 
-    calls: list[tuple[str, bool]] = []
 
-    async def set_enabled(device_id: str, enabled: bool) -> None:
-        calls.append((device_id, enabled))
+async def test_disable_and_enable_go_through_the_engine(lab: Lab, panel: DeviceManagerWidget,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    if not callable(getattr(lab, "set_enabled", None)):  # an engine without persistence: a stand-in
+        async def set_enabled(device_id: str, enabled: bool) -> None:
+            await lab.remove_device(device_id)
+            await lab.add_device({**BATTERY, "enabled": enabled})
 
-    monkeypatch.setattr(lab, "set_enabled", set_enabled, raising=False)
+        monkeypatch.setattr(lab, "set_enabled", set_enabled, raising=False)
+        panel.refresh()
+    assert panel.capabilities["enable"] is True
     reply = await ask(panel, "enable", device="BAT", enabled=False)
-    assert reply["ok"] is True and calls == [("BAT", False)] and panel.capabilities["enable"] is True
+    assert reply["ok"] is True
+    await wait_until(lambda: by_id(panel)["BAT"]["enabled"] is False, what="BAT disabled")
+    assert by_id(panel)["BAT"]["state"] == "disabled"
+    reply = await ask(panel, "enable", device="BAT", enabled=True)
+    assert reply["ok"] is True
+    await wait_until(lambda: by_id(panel)["BAT"]["state"] == "online", what="BAT online again")
 
 
 async def test_a_handler_crash_is_a_reply_not_a_silent_timeout(panel: DeviceManagerWidget) -> None:
