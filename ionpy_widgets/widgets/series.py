@@ -338,7 +338,8 @@ _TIME_COLUMNS = ("timestamp", "time", "t", "ts")
 def history_arrays(result: Any, entity: str = "") -> tuple[FloatArray, FloatArray]:
     """``(t, y)`` float64 arrays (epoch seconds, values) from what a history query returned: a
     DataFrame (time in a ``timestamp``/``time`` column or the index; value in ``value``, the
-    entity's name or the first other column), a mapping of columns, or a ``(t, y)`` pair."""
+    entity's name or the first other column; a decimated frame with ``min``/``max`` columns gives
+    their envelope), a mapping of columns, or a ``(t, y)`` pair."""
     if result is None:
         return np.empty(0), np.empty(0)
     columns = getattr(result, "columns", None)
@@ -352,10 +353,21 @@ def history_arrays(result: Any, entity: str = "") -> tuple[FloatArray, FloatArra
         times = result[time_name] if time_name is not None else getattr(result, "index", None)
         if times is None:
             raise ValueError(f"history has no time column (expected one of {', '.join(_TIME_COLUMNS)})")
+        if "min" in rest and "max" in rest and "value" not in rest:  # decimated: draw the min/max envelope
+            return _envelope(_seconds(times), result["min"], result["max"])
         values = result[value_name]
     else:
         times, values = result
     return _seconds(times), np.asarray(values, dtype=np.float64).ravel()
+
+
+def _envelope(t: FloatArray, lo: Any, hi: Any) -> tuple[FloatArray, FloatArray]:
+    """Each bucket's min then max at the bucket's time (one point where they are equal)."""
+    low = np.asarray(lo, dtype=np.float64).ravel()
+    high = np.asarray(hi, dtype=np.float64).ravel()
+    keep = np.ones(2 * t.size, dtype=bool)
+    keep[1::2] = ~((low == high) | (np.isnan(low) & np.isnan(high)))
+    return np.repeat(t, 2)[keep], np.column_stack([low, high]).ravel()[keep]
 
 
 def _seconds(times: Any) -> FloatArray:
