@@ -31,8 +31,10 @@ from typing import Any
 
 import traitlets
 
+from ..driver.registry import get_driver
 from ..engine.bus import Subscription, SubscriptionClosedError
 from ..engine.config import DeviceConfig
+from ..engine.probe import format_value
 from ..errors import ConfigValidationError, DeviceDuplicateError, IonpyError
 from ..transport.address import COMMON_BAUDRATES
 from . import wizard_steps as ws
@@ -53,6 +55,16 @@ STEPS = ("driver", "identity", "connection", "test", "confirm")
 ONLINE_WAIT = 3.0
 
 DoneCallback = Callable[[str], Any]
+
+
+def _add_texts(driver: str, values: dict[str, dict[str, Any]]) -> None:
+    """Add ``text`` to each first value as the widgets show it (``24.00 V``, ``CV``, ``off``)."""
+    try:
+        table = get_driver(driver).ENTITIES
+    except Exception:  # the probe already reported an unknown driver
+        table = {}
+    for key, value in values.items():
+        value["text"] = format_value(value["value"], table.get(key))
 
 
 class DeviceWizard(IonpyWidget):
@@ -153,6 +165,7 @@ class DeviceWizard(IonpyWidget):
                                       on_step=lambda step: stream.emit({"kind": "step", "step": step.to_dict()}))
         data: dict[str, Any] = result.to_dict()
         data["identity"] = result.identity.to_dict() if result.identity is not None else None
+        _add_texts(config["driver"], data["first_values"])
         return data
 
     def _unchanged_result(self, stream: Stream) -> dict[str, Any]:
@@ -161,6 +174,7 @@ class DeviceWizard(IonpyWidget):
                 "detail": STRINGS["unchanged_detail"].format(id=self.edit_id)}
         stream.emit({"kind": "step", "step": step})
         values = {k: {"value": r.value, "unit": r.unit} for k, r in device.readings.items()}
+        _add_texts(device.config.driver, values)
         identity = device.identity.to_dict() if device.identity is not None else None
         return {"success": True, "steps": [step], "first_values": values, "error": None, "duration_ms": 0.0,
                 "identity": identity, "unchanged": True}

@@ -267,7 +267,8 @@ async def test_probe_streams_each_step_against_a_dps_on_a_pty(lab: Lab, dps: Pty
     assert streamed == [s["message"] for s in result["steps"]]
     assert streamed[0] == "Check driver" and streamed[1].startswith("Open transport (serial")
     assert all(i["kind"] == "step" and i["step"]["ok"] for i in items)
-    assert result["first_values"]["u_in"] == {"value": 24.0, "unit": "V"}
+    assert result["first_values"]["u_in"] == {"value": 24.0, "unit": "V", "text": "24.00 V"}
+    assert result["first_values"]["output"]["text"] == "off"
     assert result["identity"]["model"] == "DPS5005"
 
 

@@ -2,7 +2,7 @@
 // "Add device" with its progress, errors and "add another".
 import { h } from "../common";
 import { STRINGS } from "./strings";
-import { button, nodes, setError, spinner, toInfo } from "./ui";
+import { button, nodes, rich, setError, spinner, toInfo } from "./ui";
 import type { Draft, FieldCheck, IdCheck, StepView, WizardCtx } from "./types";
 
 interface Preview {
@@ -100,7 +100,7 @@ export function confirmStep(ctx: WizardCtx, restart: () => void): StepView {
   const load = async () => {
     try {
       const p = await ctx.client.request<Preview>("preview", { draft: d });
-      notes.replaceChildren(...p.notes.map((n) => h("li", {}, n)));
+      notes.replaceChildren(...p.notes.map((n) => h("li", {}, ...rich(n))));
       blocks.replaceChildren(codeBlock(STRINGS.pythonTitle, p.python, "ionpy-python"),
         codeBlock(STRINGS.yamlTitle(p.yaml.file), p.yaml.diff, "ionpy-diff", diffClass));
       const problem = !p.id_check.ok ? { code: "config_invalid", message: p.id_check.message, hint: p.id_check.hint }
@@ -137,6 +137,8 @@ export function confirmStep(ctx: WizardCtx, restart: () => void): StepView {
         r.saved === false && r.file ? h("div", { class: "ionpy-muted" }, STRINGS.notSaved(r.file)) : null,
         edit ? null : h("div", { class: "ionpy-form-actions" }, button(STRINGS.addAnother, restart, "ionpy-add-another"))));
       done.hidden = false;
+      add.hidden = true;
+      ctx.refresh();
       done.focus();
     } catch (err) {
       progress.replaceChildren();

@@ -48,9 +48,10 @@ export function wizardView({ model, el, client }: ViewContext): Cleanup {
       next.disabled = !enabled;
       if (label) next.textContent = label;
     },
-    next: () => void goNext(),
+    next: () => void goNext(true),
     back: () => goBack(),
     goto: (n) => show(n),
+    refresh: () => renderBar(),
   };
 
   const restart = () => {
@@ -95,9 +96,10 @@ export function wizardView({ model, el, client }: ViewContext): Cleanup {
     view.focus();
   };
 
-  const goNext = async () => {
+  /** `forced`: a step asked for it (a picked tile, Skip); otherwise Next must be enabled. */
+  const goNext = async (forced = false) => {
     if (busy || !view) return;
-    if (step < STEP_COUNT - 1 && next.disabled && step !== 0) return;
+    if (!forced && step < STEP_COUNT - 1 && next.disabled && step !== 0) return;
     busy = true;
     try {
       const ok = view.leave ? await view.leave() : true;
@@ -110,7 +112,7 @@ export function wizardView({ model, el, client }: ViewContext): Cleanup {
     if (back.disabled || busy) return;
     show(step - 1);
   };
-  next.addEventListener("click", () => void goNext());
+  next.addEventListener("click", () => void goNext(false));
   back.addEventListener("click", goBack);
 
   root.addEventListener("keydown", (ev: KeyboardEvent) => {

@@ -3,7 +3,7 @@
 // device offline. A result is kept while the connection settings stay the same.
 import { fmtValue, h } from "../common";
 import { STRINGS } from "./strings";
-import { button, nodes, identityText, setError, spinner, toInfo } from "./ui";
+import { button, identityText, nodes, rich, setError, spinner, toInfo } from "./ui";
 import type { ProbeResult, ProbeStep, StepView, WizardCtx } from "./types";
 
 export function probeKey(ctx: WizardCtx): string {
@@ -13,11 +13,12 @@ export function probeKey(ctx: WizardCtx): string {
 
 function stepItem(step: ProbeStep): HTMLElement {
   return h("li", { class: `ionpy-probe-step ${step.ok ? "ionpy-ok" : "ionpy-bad"}` },
-    h("span", { class: "ionpy-probe-mark", "aria-hidden": "true" }, step.ok ? "✅" : "❌"),
+    h("span", { class: "ionpy-probe-mark", role: "img", "aria-label": step.ok ? STRINGS.stepOk : STRINGS.stepFailed },
+      step.ok ? "✓" : "✗"),
     h("div", { class: "ionpy-probe-text" },
       h("div", {}, h("strong", {}, step.message), h("span", { class: "ionpy-sub" }, ` ${Math.round(step.duration_ms)} ms`)),
       step.detail ? h("div", { class: "ionpy-probe-detail" }, step.detail) : null,
-      !step.ok && step.hint ? h("div", { class: "ionpy-probe-hint" }, STRINGS.hint, step.hint) : null));
+      !step.ok && step.hint ? h("div", { class: "ionpy-probe-hint" }, h("strong", {}, STRINGS.hint), ...rich(step.hint)) : null));
 }
 
 export function probeStep(ctx: WizardCtx): StepView {
@@ -48,13 +49,25 @@ export function probeStep(ctx: WizardCtx): StepView {
     if (entries.length) {
       values.append(...nodes(h("div", { class: "ionpy-subtitle" }, STRINGS.firstValues),
         r.identity ? h("div", { class: "ionpy-muted" }, STRINGS.identity(identityText(r.identity))) : null,
-        h("dl", { class: "ionpy-values-grid" }, ...entries.flatMap(([key, v]) => [
-          h("dt", {}, key),
-          h("dd", { dataset: { key } }, h("span", { class: "ionpy-value" }, fmtValue(v.value)),
-            v.unit ? h("span", { class: "ionpy-unit" }, v.unit) : null)]))));
+        h("div", { class: "ionpy-values-grid" }, ...entries.map(([key, v]) =>
+          h("div", { class: "ionpy-value-cell", dataset: { key } }, h("span", { class: "ionpy-value-key" }, key),
+            h("span", { class: "ionpy-value" }, v.text ?? `${fmtValue(v.value)}${v.unit ? ` ${v.unit}` : ""}`))))));
     }
     const failed = r.steps.find((s) => !s.ok);
     const t = ctx.draft.transport;
+    // "… set slave_id: 1": the probe found settings that work; offer them as a button
+    for (const m of failed ? failed.hint.matchAll(/\bset (\w+): ([\w.]+?)(?=[.;,]?(\s|$))/g) : []) {
+      const [key, raw] = [m[1], m[2]];
+      const section = ctx.draft.framing && key in ctx.draft.framing.params ? ctx.draft.framing.params
+        : t && key in t.params ? t.params : null;
+      if (!section) continue;
+      const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+      suggestions.append(button(STRINGS.useSetting(key, raw), () => {
+        section[key] = value;
+        ctx.save();
+        void run();
+      }, "ionpy-primary"));
+    }
     if (failed && t?.type === "serial" && /baud/i.test(failed.hint)) {
       const rates = (ctx.model.get("baudrates") as number[]) ?? [];
       const mentioned = Array.from(failed.hint.matchAll(/\b(\d{3,6})\b/g)).map((m) => Number(m[1]))

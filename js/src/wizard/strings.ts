@@ -25,7 +25,7 @@ export const STRINGS = {
 
   // step 2
   deviceId: "Device id",
-  idHelp: "Used in code (`lab[\"…\"]`) and in lab.yaml: letters, digits, _ and -.",
+  idHelp: "Used in code (`lab[\"…\"]`) and in lab.yaml: letters, digits, `_` and `-`.",
   idOk: "✓ available",
   idChecking: "checking…",
   useSuggestion: (id: string) => `Use ${id}`,
@@ -69,10 +69,10 @@ export const STRINGS = {
   tcpPort: "TCP port",
   testLatency: "Test connection",
   testing: "Connecting…",
-  latencyOpen: (ms: number | null) => `✅ open${ms !== null ? `, ${ms.toFixed(1)} ms` : ""}`,
-  latencyClosed: "❌ refused: nothing listens on this port",
-  latencyTimeout: "❌ no answer (host down, wrong address or a firewall)",
-  latencyError: (e: string) => `❌ ${e}`,
+  latencyOpen: (ms: number | null) => `✓ open${ms !== null ? `, ${ms.toFixed(1)} ms` : ""}`,
+  latencyClosed: "✗ refused: nothing listens on this port",
+  latencyTimeout: "✗ no answer (host down, wrong address or a firewall)",
+  latencyError: (e: string) => `✗ ${e}`,
   idn: (text: string) => `*IDN?: ${text}`,
   resource: "VISA resource",
   resourcePlaceholder: "TCPIP::192.168.1.50::INSTR, USB0::0x1AB1::…::INSTR",
@@ -121,6 +121,8 @@ export const STRINGS = {
   probeFailed: "The test failed.",
   probeUnchanged: "Connection unchanged.",
   hint: "Hint: ",
+  stepOk: "passed",
+  stepFailed: "failed",
   firstValues: "First values",
   retry: "Retry",
   skip: "Skip: add it offline",
@@ -128,6 +130,7 @@ export const STRINGS = {
   skipped: "Test skipped: the device will be added offline.",
   identity: (text: string) => `Instrument: ${text}`,
   tryBaud: (baud: number) => `Try ${baud} baud`,
+  useSetting: (key: string, value: string) => `Use ${key} ${value} and retry`,
 
   // step 5
   summary: "Summary",
@@ -149,9 +152,9 @@ export const STRINGS = {
     add: "Adding the device…",
     online: "Waiting for it to come online…",
   } as Record<string, string>,
-  addedOnline: (id: string) => `✅ ${id} added and online.`,
-  addedState: (id: string, state: string) => `✅ ${id} added (state: ${state}).`,
-  updated: (id: string, state: string) => `✅ ${id} updated (state: ${state}).`,
+  addedOnline: (id: string) => `✓ ${id} added and online.`,
+  addedState: (id: string, state: string) => `✓ ${id} added (state: ${state}).`,
+  updated: (id: string, state: string) => `✓ ${id} updated (state: ${state}).`,
   saved: (file: string) => `Saved in ${file}.`,
   notSaved: (file: string) =>
     `Not written to ${file} by this engine version: add the lines shown above to ${file} to keep the device next time.`,

@@ -120,6 +120,7 @@ function serialPanel(p: PanelCtx): Panel {
   const custom = !rates.includes(baud);
   const baudSel = select([...rates.map((r) => [String(r), String(r)] as [string, string]), ["custom", STRINGS.custom]],
     custom ? "custom" : String(baud));
+  baudSel.classList.add("ionpy-baud");
   const customIn = input({ type: "number", min: "1", value: String(baud), class: "ionpy-input ionpy-input-short",
     "aria-label": STRINGS.customBaud, hidden: !custom });
   baudSel.addEventListener("change", () => {

@@ -122,7 +122,7 @@ export interface ProbeStep {
 export interface ProbeResult {
   success: boolean;
   steps: ProbeStep[];
-  first_values: Record<string, { value: unknown; unit: string }>;
+  first_values: Record<string, { value: unknown; unit: string; text?: string }>;
   error: ErrorInfo | null;
   duration_ms: number;
   identity: Identity | null;
@@ -157,6 +157,8 @@ export interface WizardCtx {
   back(): void;
   goto(step: number): void;
   save(): void;
+  /** Redraw the step bar and the Back/Next buttons (after the device was added). */
+  refresh(): void;
   cache: WizardCache;
 }
 

@@ -26,7 +26,7 @@ export function field(label: string, control: HTMLElement, help?: string): { row
   const id = control.id || uid("f");
   control.id = id;
   const msg = h("div", { class: "ionpy-field-msg", id: `${id}-msg`, "aria-live": "polite" });
-  const helpEl = help ? h("div", { class: "ionpy-field-help", id: `${id}-help` }, help) : null;
+  const helpEl = help ? h("div", { class: "ionpy-field-help", id: `${id}-help` }, ...rich(help)) : null;
   control.setAttribute("aria-describedby", [helpEl ? `${id}-help` : "", `${id}-msg`].filter(Boolean).join(" "));
   const row = h("div", { class: "ionpy-field" }, h("label", { for: id, class: "ionpy-field-label" }, label), control,
     helpEl, msg);
@@ -36,7 +36,7 @@ export function field(label: string, control: HTMLElement, help?: string): { row
 /** Show a message under a field: ok (green) or an error with a hint. */
 export function fieldMessage(msg: HTMLElement, kind: "ok" | "error" | "busy" | "", text = "", hint = ""): void {
   msg.className = `ionpy-field-msg${kind ? ` ionpy-msg-${kind}` : ""}`;
-  msg.replaceChildren(...(text ? [h("span", {}, text)] : []), ...(hint ? [h("div", { class: "ionpy-hint" }, hint)] : []));
+  msg.replaceChildren(...(text ? [h("span", {}, ...rich(text))] : []), ...(hint ? [h("div", { class: "ionpy-hint" }, ...rich(hint))] : []));
   const control = msg.parentElement?.querySelector("input, select, textarea");
   if (control) control.setAttribute("aria-invalid", kind === "error" ? "true" : "false");
 }
@@ -169,4 +169,10 @@ export function identityText(idn: { manufacturer: string; model: string; serial:
 /** Children without the empty slots (`cond ? el : null`), for append/replaceChildren. */
 export function nodes(...items: (Node | string | null | undefined | false)[]): (Node | string)[] {
   return items.filter((i): i is Node | string => i !== null && i !== undefined && i !== false);
+}
+
+/** Text with `code` spans (the kernel's hints quote code and paths in backticks). */
+export function rich(text: string): (Node | string)[] {
+  return text.split(/(`[^`]+`)/).filter(Boolean).map((part) =>
+    part.length > 2 && part.startsWith("`") && part.endsWith("`") ? h("code", { class: "ionpy-inline-code" }, part.slice(1, -1)) : part);
 }

@@ -1,0 +1,187 @@
+"""User journey 2 in a real JupyterLab: a new user adds a simulated DPS5005 on a pty with the
+device wizard, and a failing probe shows its hint. The simulator runs inside the kernel (started
+by the notebook's first cell); every step is screenshotted to tests/e2e/screenshots/wizard-*.png."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import SHOTS, open_notebook, run_all, write_notebook
+
+pytestmark = pytest.mark.e2e
+
+SETUP = """
+import asyncio
+import ionpy_widgets as ion
+from ionpy_widgets.instruments.rdtech_dps.sim import DpsSimulator
+from ionpy_widgets.instruments.simhost import PtyServer
+
+server = await PtyServer(DpsSimulator()).start()
+print("PTY", server.path)
+"""
+START = 'lab = await ion.Lab.start("{name}.yaml")\nlab'
+WIZARD = "wiz = lab.wizard()\nwiz"
+MANAGER = "lab.devices_panel()"
+CHECK = 'print("DEVICES", lab.devices, [lab[d].state for d in lab.devices])'
+T = 30_000
+
+
+def shot(locator, name: str) -> None:
+    locator.screenshot(path=str(SHOTS / f"wizard-{name}.png"))
+
+
+def setup(page, lab_server, name: str, *extra: str):
+    write_notebook(lab_server.root_dir / f"{name}.ipynb", SETUP, START.format(name=name), WIZARD, *extra)
+    open_notebook(page, lab_server, f"{name}.ipynb")
+    run_all(page)
+    wizard = page.locator(".ionpy-wizard")
+    wizard.wait_for(timeout=60_000)
+    out = page.locator(".jp-OutputArea-output", has_text="PTY /dev/")
+    out.wait_for(timeout=T)
+    pty = re.search(r"PTY (\S+)", out.inner_text()).group(1)
+    return wizard, pty
+
+
+def choose_dps_and_port(page, wizard, pty: str) -> None:
+    tile = wizard.locator('.ionpy-tile[data-name="DPS5005"]')
+    tile.click()
+    wizard.locator(".ionpy-next").click()
+    id_input = wizard.locator(".ionpy-input-id")
+    id_input.wait_for(timeout=T)
+    wizard.locator(".ionpy-msg-ok", has_text="available").wait_for(timeout=T)
+    id_input.press("Enter")  # Enter = next
+    port = wizard.locator(".ionpy-input-port")
+    port.wait_for(timeout=T)
+    port.fill(pty)
+    port.press("Tab")  # a typed port is looked up and listed with its status
+
+
+def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
+    wizard, pty = setup(page, lab_server, "wizard_add", MANAGER, CHECK)
+    # step 1: the catalogue
+    tiles = wizard.locator(".ionpy-tile")
+    tiles.first.wait_for(timeout=T)
+    assert {"DPS5005", "SCPI_PSU", "V01_Battery"} <= set(tiles.evaluate_all("ts => ts.map(t => t.dataset.name)"))
+    shot(wizard, "1-catalogue")
+    wizard.locator(".ionpy-tab", has_text="Simulated").click()
+    assert wizard.locator(".ionpy-tile").count() == 1
+    shot(wizard, "1b-filtered")
+    wizard.locator(".ionpy-tab", has_text="All").click()
+    wizard.locator(".ionpy-search").fill("rd tech")
+    assert wizard.locator(".ionpy-tile").evaluate_all("ts => ts.map(t => t.dataset.name)") == ["DPS5005"]
+    wizard.locator(".ionpy-search").fill("")
+    tile = wizard.locator('.ionpy-tile[data-name="DPS5005"]')
+    tile.click()
+    assert tile.get_attribute("aria-selected") == "true"
+    shot(wizard, "1c-selected")
+    wizard.locator(".ionpy-next").click()
+    # step 2: identity, the generated id is accepted
+    id_input = wizard.locator(".ionpy-input-id")
+    id_input.wait_for(timeout=T)
+    assert id_input.input_value() == "DPS5005_1"
+    wizard.locator(".ionpy-msg-ok", has_text="available").wait_for(timeout=T)
+    id_input.fill("bad id")
+    wizard.locator(".ionpy-msg-error", has_text="letters, digits").wait_for(timeout=T)
+    shot(wizard, "2a-identity-invalid")
+    id_input.fill("DPS5005_1")
+    wizard.locator(".ionpy-msg-ok", has_text="available").wait_for(timeout=T)
+    shot(wizard, "2-identity")
+    id_input.press("Enter")
+    # step 3: the port typed from the notebook's output; it shows up in the list, free
+    port = wizard.locator(".ionpy-input-port")
+    port.wait_for(timeout=T)
+    assert wizard.locator("select.ionpy-baud").input_value() == "9600"
+    port.fill(pty)
+    port.press("Tab")
+    row = wizard.locator(".ionpy-ports tbody tr", has_text=pty)
+    row.wait_for(timeout=T)
+    assert "free" in row.inner_text()
+    row.click()
+    assert row.get_attribute("aria-selected") == "true"
+    wizard.locator(".ionpy-advanced summary").click()
+    assert wizard.locator('input[data-param="slave_id"]').input_value() == "1"
+    shot(wizard, "3-connection")
+    wizard.locator(".ionpy-next").click()
+    # step 4: the probe runs by itself, green steps and u_in in volts
+    wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
+    assert wizard.locator(".ionpy-probe-step.ionpy-ok").count() == 5
+    assert wizard.locator(".ionpy-probe-step.ionpy-bad").count() == 0
+    u_in = wizard.locator('.ionpy-value-cell[data-key="u_in"] .ionpy-value')
+    assert re.fullmatch(r"24(\.0+)?\s*V", u_in.inner_text().strip()), u_in.inner_text()
+    shot(wizard, "4-probe-ok")
+    wizard.locator(".ionpy-next").click()
+    # step 5: summary, python call and yaml diff, then add
+    diff = wizard.locator(".ionpy-diff")
+    diff.wait_for(timeout=T)
+    assert "+  - id: DPS5005_1" in diff.inner_text()
+    python = wizard.locator(".ionpy-python").inner_text()
+    assert 'await lab.add_device({"id": "DPS5005_1", "driver": "DPS5005"' in python
+    shot(wizard, "5-confirm")
+    wizard.locator(".ionpy-add-button").click()
+    done = wizard.locator(".ionpy-done")
+    done.wait_for(timeout=T)
+    assert "DPS5005_1 added and online" in done.inner_text()
+    shot(wizard, "5b-added")
+    # the device manager (a later cell) shows it live, and the lab knows it
+    manager = page.locator(".ionpy-devices")
+    manager.locator("text=DPS5005_1").first.wait_for(timeout=T)
+    manager.screenshot(path=str(SHOTS / "wizard-6-device-manager.png"))
+    check_cell = page.locator(".jp-Cell", has_text="print(\"DEVICES\"").last
+    check_cell.locator(".jp-InputArea-prompt").click()
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-cell'); }")
+    check_cell.locator(".jp-OutputArea-output", has_text="'DPS5005_1'").wait_for(timeout=T)
+    assert "['BAT'" not in check_cell.inner_text()
+    assert "DEVICES ['DPS5005_1'] ['online']" in check_cell.inner_text()
+    # "add another" starts over at the catalogue with the id counter moved on
+    wizard.locator(".ionpy-add-another").click()
+    wizard.locator(".ionpy-tile").first.wait_for(timeout=T)
+    wizard.locator('.ionpy-tile[data-name="DPS5005"]').click()
+    wizard.locator(".ionpy-next").click()
+    wizard.locator(".ionpy-input-id").wait_for(timeout=T)
+    assert wizard.locator(".ionpy-input-id").input_value() == "DPS5005_2"
+
+
+def test_a_failing_probe_shows_its_hint(page, lab_server):
+    wizard, pty = setup(page, lab_server, "wizard_fail")
+    choose_dps_and_port(page, wizard, pty)
+    wizard.locator(".ionpy-advanced summary").click()
+    slave = wizard.locator('input[data-param="slave_id"]')
+    slave.fill("7")
+    shot(wizard, "f1-wrong-slave")
+    wizard.locator(".ionpy-next").click()
+    bad = wizard.locator(".ionpy-probe-step.ionpy-bad")
+    bad.wait_for(timeout=T)
+    assert "Identify" in bad.inner_text() and "slave_id: 1" in bad.locator(".ionpy-probe-hint").inner_text()
+    assert wizard.locator(".ionpy-next").is_disabled()
+    assert wizard.locator("button", has_text="Try 19200 baud").count() == 1
+    shot(wizard, "f2-probe-failed-slave")
+    # the probe found the instrument with slave id 1: one click applies it and probes again
+    wizard.locator("button", has_text="Use slave_id 1 and retry").click()
+    wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
+    assert wizard.locator(".ionpy-probe-step.ionpy-bad").count() == 0
+    shot(wizard, "f2b-probe-fixed")
+    # Escape goes back; a port that does not exist fails at "Open transport" with its hint
+    wizard.locator(".ionpy-probe-status").press("Escape")
+    port = wizard.locator(".ionpy-input-port")
+    port.wait_for(timeout=T)
+    port.fill("/dev/ionpy-no-such-port")
+    port.press("Tab")
+    wizard.locator(".ionpy-ports tbody tr", has_text="ionpy-no-such-port").locator("text=missing").wait_for(timeout=T)
+    shot(wizard, "f3-missing-port")
+    port.press("Enter")  # Enter = next from a text field
+    bad = wizard.locator(".ionpy-probe-step.ionpy-bad")
+    bad.wait_for(timeout=T)
+    assert "Open transport" in bad.inner_text() and "does not exist" in bad.inner_text()
+    shot(wizard, "f4-probe-failed-port")
+    # skip: the offline device can still be configured
+    wizard.locator("button", has_text="Skip").click()
+    wizard.locator(".ionpy-diff").wait_for(timeout=T)
+    assert "skipped" in wizard.locator('.ionpy-summary-list dd[data-key="test"]').inner_text()
+    shot(wizard, "f5-confirm-offline")
+    wizard.locator(".ionpy-add-button").click()
+    done = wizard.locator(".ionpy-done")
+    done.wait_for(timeout=T)
+    assert "DPS5005_1 added (state:" in done.inner_text() and wizard.locator(".ionpy-back").is_disabled()
+    shot(wizard, "f6-added-offline")
