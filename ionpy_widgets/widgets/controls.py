@@ -149,8 +149,8 @@ class ControlPanel(BenchWidget):
                 self._values[reading.entity] = json_value(reading.value)
             return VALUES
         if isinstance(event, SystemEvent):
-            if event.kind is SystemKind.DEVICE_REMOVED:
-                self.removed = True
+            if event.kind in (SystemKind.DEVICE_REMOVED, SystemKind.DEVICE_ADDED):
+                self.removed = event.kind is SystemKind.DEVICE_REMOVED  # an id can come back (edit, re-add)
             if event.kind is SystemKind.WRITE:
                 return None
             return (INFO, ENTITIES)

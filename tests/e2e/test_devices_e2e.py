@@ -47,6 +47,15 @@ DEVICES = ".ionpy-devices"
 CONTROLS = ".ionpy-controls[data-device='DPS5005_1']"
 
 
+def wait_dom(page, selector: str, prop: str, expected: str, timeout: float = 10_000) -> None:
+    """Wait until the element's text (``prop="text"``) or attribute ``prop`` equals ``expected``."""
+    page.wait_for_function(
+        """([sel, prop, want]) => {
+            const el = document.querySelector(sel);
+            return !!el && (prop === "text" ? el.textContent : el.getAttribute(prop)) === want;
+        }""", arg=[selector, prop, expected], timeout=timeout)
+
+
 def row(page, device: str):
     return page.locator(f"{DEVICES} tr[data-device='{device}']:not(.ionpy-detail-row)")
 
@@ -74,9 +83,7 @@ def test_device_manager_and_control_panel(page, lab_server):
     u_set = page.locator(f"{CONTROLS} .ionpy-setpoint[data-key='u_set']")
     u_set.locator("input").fill("7.5")
     u_set.get_by_role("button", name="Set Voltage setpoint").click()
-    page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-setpoint[data-key='u_set'] .ionpy-now .ionpy-value")
-            ?.textContent === "7.50" """, timeout=10_000)
+    wait_dom(page, f"{CONTROLS} .ionpy-setpoint[data-key='u_set'] .ionpy-now .ionpy-value", "text", "7.50")
 
     # out of range: refused before anything is sent, shown inline with its hint
     u_set.locator("input").fill("99")
@@ -100,13 +107,9 @@ def test_device_manager_and_control_panel(page, lab_server):
     switch.click()
     dialog.wait_for()
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-switch-row[data-key='output'] [role=switch]")
-            ?.getAttribute("aria-checked") === "true" """, timeout=10_000)
+    wait_dom(page, f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch]", "aria-checked", "true")
     u_out = page.locator(f"{CONTROLS} .ionpy-reading[data-key='u_out'] .ionpy-value")
-    page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-reading[data-key='u_out'] .ionpy-value")
-            ?.textContent === "7.50" """, timeout=10_000)
+    wait_dom(page, f"{CONTROLS} .ionpy-reading[data-key='u_out'] .ionpy-value", "text", "7.50")
     assert u_out.inner_text() == "7.50"
     assert page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] .ionpy-row-error").is_hidden()
     page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-output-on.png"))
@@ -119,9 +122,7 @@ def test_device_manager_and_control_panel(page, lab_server):
 
     # the emergency stop switches every output off
     page.locator(f"{CONTROLS} .ionpy-estop").click()
-    page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-switch-row[data-key='output'] [role=switch]")
-            ?.getAttribute("aria-checked") === "false" """, timeout=10_000)
+    wait_dom(page, f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch]", "aria-checked", "false")
     assert "DPS5005_1 (output)" in page.locator(f"{CONTROLS} .ionpy-estop-notice").inner_text()
 
     # delete asks first; Escape keeps the device, the dialog's Delete removes it
@@ -144,3 +145,12 @@ def test_device_manager_and_control_panel(page, lab_server):
     notice.wait_for(timeout=10_000)
     assert notice.get_attribute("data-code") == "wizard_unavailable"
     page.locator(DEVICES).screenshot(path=str(SHOTS / "devices-after-delete.png"))
+
+    # disable and enable again through the engine (lab.set_enabled)
+    battery_row = row(page, "BATTERY")
+    battery_row.get_by_role("button", name="Disable BATTERY").click()
+    battery_row.locator(".ionpy-badge[data-state='disabled']").wait_for(timeout=10_000)
+    page.locator(".ionpy-controls[data-device='BATTERY'] .ionpy-badge[data-state='disabled']").wait_for(timeout=10_000)
+    page.locator(DEVICES).screenshot(path=str(SHOTS / "devices-disabled.png"))
+    battery_row.get_by_role("button", name="Enable BATTERY").click()
+    battery_row.locator(".ionpy-badge[data-state='online']").wait_for(timeout=10_000)

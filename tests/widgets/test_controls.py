@@ -129,12 +129,15 @@ def test_alarm_level_checks_the_worst_limit_first() -> None:
     assert json_value(float("inf")) is None and json_value(2.5) == 2.5 and json_value(b"x") == "b'x'"
 
 
-async def test_a_removed_device_is_shown_as_removed_and_writes_fail(lab: Lab, dps: ControlPanel) -> None:
+async def test_a_removed_device_is_shown_as_removed_and_comes_back_if_re_added(lab: Lab, dps: ControlPanel) -> None:
     await lab.remove_device("DPS")
     await wait_until(lambda: dps.info.get("state") == "removed", what="removed")
     assert dps.entities == []
     reply = await ask(dps, "write", key="u_set", value=1.0)
     assert reply["ok"] is False and reply["error"]["code"] == "device_not_found"
+    await lab.add_device(DPS)  # the same id again (an edit that removes and adds): the panel follows
+    await wait_until(lambda: dps.info.get("state") == "online" and dps.entities != [], what="DPS back")
+    assert (await ask(dps, "write", key="u_set", value=1.0))["ok"] is True
 
 
 async def test_unknown_device_raises_with_the_known_ids(lab: Lab) -> None:
