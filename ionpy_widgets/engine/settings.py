@@ -64,7 +64,8 @@ class EngineSettings:
         if data is None:
             return cls()
         if not isinstance(data, Mapping):
-            raise ConfigValidationError("must be a mapping of setting: value", path=path)
+            raise ConfigValidationError("must be a mapping of setting: value", path=path,
+                                        hint="For example `engine: {backoff_max: 10, close_timeout: 2}`.")
         names = {f.name for f in fields(cls)}
         for key in data:
             if key not in names:
