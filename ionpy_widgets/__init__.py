@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .driver.registry import register as register_driver
     from .engine.config_manager import ConfigManager
     from .engine.journal import Journal
+    from .engine.runs import RunRecord, list_runs, open_run
     from .engine.state import StateManager
     from .widgets.lab_ui import Lab
 
@@ -38,6 +39,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ConfigManager": (".engine.config_manager", "ConfigManager"),
     "StateManager": (".engine.state", "StateManager"),
     "Journal": (".engine.journal", "Journal"),
+    "open_run": (".engine.runs", "open_run"),
+    "list_runs": (".engine.runs", "list_runs"),
+    "RunRecord": (".engine.runs", "RunRecord"),
 }
 
 
@@ -71,6 +75,11 @@ __all__ = [  # noqa: RUF022 - grouped by topic on purpose, sorted within each gr
     "ConfigManager",
     "Journal",
     "StateManager",
+
+    # history: recorded runs, reopened offline
+    "RunRecord",
+    "list_runs",
+    "open_run",
 
     # errors (``ionpy_widgets.errors.LimitError`` ...)
     "errors",

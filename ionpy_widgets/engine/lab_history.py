@@ -44,11 +44,12 @@ class HistoryMixin:
     manager: DeviceManager
     config: LabConfig
     settings: EngineSettings
-    recorder: Recorder | None = None
+    #: The history recorder while this lab records (not the journal's recorder).
+    history_recorder: Recorder | None = None
     _active_runs: list[Run]
 
     def _init_history(self) -> None:
-        self.recorder = None
+        self.history_recorder = None
         self._active_runs = []
 
     # --- recording --------------------------------------------------------------------------
@@ -56,25 +57,25 @@ class HistoryMixin:
         """Record every reading and event of this lab into the SQLite file ``path`` (created when
         missing, appended to otherwise) until the lab stops or :meth:`stop_recording`."""
         target = _resolve(path)
-        if self.recorder is not None:
-            if _resolve(self.recorder.store.location) == target:
-                return self.recorder
-            raise HistoryError(f"this lab already records to {self.recorder.store.location}",
+        if self.history_recorder is not None:
+            if _resolve(self.history_recorder.store.location) == target:
+                return self.history_recorder
+            raise HistoryError(f"this lab already records to {self.history_recorder.store.location}",
                                hint="`await lab.stop_recording()` first to record somewhere else.")
         loop = asyncio.get_running_loop()
         store = await loop.run_in_executor(None, open_store, target)
-        self.recorder = Recorder.start(self.bus, store, flush_interval=flush_interval, batch_size=batch_size,
-                                       describe=self._describe_device)
+        self.history_recorder = Recorder.start(self.bus, store, flush_interval=flush_interval,
+                                               batch_size=batch_size, describe=self._describe_device)
         for device_id in self.manager.ids:  # devices added before recording began
             infos = self._describe_device(device_id)
             if infos:
-                await self.recorder.call(store.describe, infos)
+                await self.history_recorder.call(store.describe, infos)
         log.info("recording to %s", target)
-        return self.recorder
+        return self.history_recorder
 
     async def stop_recording(self) -> None:
         """Commit everything recorded so far and close the file (no-op when not recording)."""
-        recorder, self.recorder = self.recorder, None
+        recorder, self.history_recorder = self.history_recorder, None
         if recorder is not None:
             await recorder.stop()
 
@@ -89,9 +90,9 @@ class HistoryMixin:
                 for key, d in table.items()]
 
     def _store_or_raise(self) -> Any:
-        if self.recorder is None:
+        if self.history_recorder is None:
             raise NotRecordingError("this lab is not recording, so it has no history")
-        return self.recorder.store
+        return self.history_recorder.store
 
     # --- queries ----------------------------------------------------------------------------
     def history(self, device: str, entity: str, start: TimeLike = None, end: TimeLike = None, *,
@@ -106,8 +107,8 @@ class HistoryMixin:
                             buckets: int | None = None) -> Any:
         """:meth:`history` in a worker thread, after committing what was published so far."""
         store = self._store_or_raise()
-        assert self.recorder is not None
-        await self.recorder.flush()
+        assert self.history_recorder is not None
+        await self.history_recorder.flush()
         return await asyncio.get_running_loop().run_in_executor(
             None, lambda: query_history(store, device, entity, start, end, buckets=buckets))
 
@@ -133,8 +134,12 @@ class HistoryMixin:
         await self.stop_recording()
 
     def _runs_file(self) -> Path:
-        base = self.config.path.parent if self.config.path is not None else Path.cwd()
-        return base / DEFAULT_RUNS_FILE
+        """``runs.sqlite`` in the lab's storage folder (beside the config file), else the working directory."""
+        storage = getattr(self.config, "storage", None)
+        folder = storage.folder_for(self.config.path) if storage is not None else None
+        if folder is None:
+            folder = self.config.path.parent if self.config.path is not None else Path.cwd()
+        return folder / DEFAULT_RUNS_FILE
 
     def _snapshot(self, providers: dict[str, list[str]]) -> dict[str, Any]:
         """Configuration, driver versions and identities, JSON-friendly (on the loop's thread)."""
@@ -180,7 +185,7 @@ class Run(RunRecord):
         lab = self._lab
         if getattr(lab, "_stopped", False):
             raise HistoryError("this lab is stopped", hint="Start a new one with `lab = await Lab.start(...)`.")
-        recorder = lab.recorder
+        recorder = lab.history_recorder
         if recorder is None:
             recorder = await lab.record(self._path if self._path is not None else lab._runs_file())
             self._owns_recorder = True
@@ -222,7 +227,7 @@ class Run(RunRecord):
             self._info = RunInfo(info.id, info.name, info.started, stopped, info.notes, status, info.config,
                                  info.drivers, identities, meta or {})
             self._span = (info.started, stopped)
-            if self._owns_recorder and self._lab.recorder is recorder:
+            if self._owns_recorder and self._lab.history_recorder is recorder:
                 await self._lab.stop_recording()
         log.info("run %s (#%d) %s after %.1f s", info.name, info.id, status, stopped - info.started)
 
