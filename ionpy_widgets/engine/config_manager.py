@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from ..errors import ConfigValidationError, DeviceDuplicateError, DeviceNotFoundError
 from .atomic import atomic_write_text, remove_stale_temps
@@ -96,6 +97,20 @@ class ConfigManager:
             if device.id == device_id:
                 return device
         raise self._not_found(device_id, self.config)
+
+    def file_ids(self) -> list[str]:
+        """The device ids in the file as it is now: read and parsed, not validated (a cheap check
+        before an edit; the edit itself validates everything)."""
+        with self._lock:
+            text = self._read_text()
+        try:
+            document = make_yaml(text).load(text)
+        except YAMLError:
+            return []
+        devices = document.get("devices") if isinstance(document, Mapping) else None
+        if not isinstance(devices, list):
+            return []
+        return [str(e["id"]) for e in devices if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
 
     def __contains__(self, device_id: object) -> bool:
         return any(d.id == device_id for d in self.config.devices)

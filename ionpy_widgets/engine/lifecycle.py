@@ -196,8 +196,7 @@ class LifecycleMixin:
         """The device ids in the config file as it is now (read afresh; empty for a dict config)."""
         if self.config_manager is None:
             return []
-        config = await asyncio.to_thread(self.config_manager.load)
-        return config.ids
+        return await asyncio.to_thread(self.config_manager.file_ids)
 
     async def _wait_for(self, config: DeviceConfig, timeout: float | None) -> None:
         if timeout is not None and config.enabled and config.auto_start:
