@@ -17,6 +17,8 @@ Shape::
         framing: {type: modbus_rtu, params: {slave_id: 1}}   # optional: the driver's blueprint
         options: {}                    # optional driver options
         link: {timeout: 1.0, retries: 1}                     # optional
+        alarms: {u_out: {hihi: 13.0, hi: 12.5, deadband: 0.1, on_delay: 0.5, actions: {hihi: output_off}}}
+        limits: {u_set: {max: 12}}                           # optional, see alarm_config
 
 Every problem raises :class:`~ionpy_widgets.errors.ConfigValidationError` whose ``path`` names the
 field (``devices[1].transport.params.port``) and whose hint says what to write instead. The file is
@@ -65,6 +67,10 @@ class DeviceConfig:
     icon: str | None = None
     description: str | None = None
     location: str | None = None
+    #: ``entity -> alarm settings`` (validated plain dicts, see :mod:`.alarm_config`).
+    alarms: Mapping[str, Any] = field(default_factory=dict)
+    #: ``setpoint -> {min, max, clamp}``: the user's own limits (see :mod:`.limits`).
+    limits: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Any, *, path: str = "", check_stack: bool = True) -> DeviceConfig:
@@ -93,6 +99,10 @@ class DeviceConfig:
             data["options"] = plain(self.options)
         if self.link:
             data["link"] = plain(self.link)
+        if self.alarms:
+            data["alarms"] = plain(self.alarms)
+        if self.limits:
+            data["limits"] = plain(self.limits)
         return data
 
 

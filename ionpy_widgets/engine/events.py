@@ -123,7 +123,12 @@ class AlarmLevel(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AlarmEvent:
-    """An alarm state change of one entity (raised by the alarm engine; ``level`` ``ok`` clears)."""
+    """An alarm state change of one entity (raised by the alarm engine; ``level`` ``ok`` clears).
+
+    The alarm engine also fills ``transition`` (``raise``, ``level``, ``clear``, ``acknowledge``,
+    ``shelve``, ``unshelve``, ``disable``, ``enable``, ``action``), ``state`` (``normal``,
+    ``active_unack``, ``active_ack``, ``cleared_unack``), ``who`` (``engine``, ``code``,
+    ``widget``, ``expiry``...) and ``data`` (limit, previous level, shelved, action results...)."""
 
     category: ClassVar[str] = "alarm"
     kind: ClassVar[str] = "alarm"
@@ -134,14 +139,20 @@ class AlarmEvent:
     value: Any = None
     message: str = ""
     timestamp: float = field(default_factory=time.time)
+    transition: str = ""
+    state: str = ""
+    who: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level", AlarmLevel(self.level))
+        object.__setattr__(self, "data", _frozen(self.data))
 
     def to_dict(self) -> dict[str, Any]:
         return {"category": self.category, "kind": self.kind, "device": self.device, "entity": self.entity,
                 "level": self.level.value, "value": self.value, "message": self.message,
-                "timestamp": self.timestamp}
+                "timestamp": self.timestamp, "transition": self.transition, "state": self.state, "who": self.who,
+                "data": dict(self.data)}
 
 
 Event = ReadingEvent | SystemEvent | AlarmEvent

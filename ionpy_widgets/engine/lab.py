@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DeviceError
+from .alarm_api import AlarmsMixin
+from .alarms import AlarmEngine
 from .bus import Callback, CallbackSubscription, EventBus, Subscription
 from .config import LabConfig
 from .config_manager import ConfigManager
@@ -70,7 +72,7 @@ class _Starting:
         return "<Lab starting: use `lab = await Lab.start(...)` or `async with Lab.start(...) as lab`>"
 
 
-class Lab(LifecycleMixin, PersistenceMixin):
+class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin):
     """A running set of instruments: devices, bus, config file, state file and journal."""
 
     def __init__(self, config: LabConfig, *, key: str, settings: EngineSettings) -> None:
@@ -80,6 +82,8 @@ class Lab(LifecycleMixin, PersistenceMixin):
         self.settings = settings
         self.bus = EventBus()
         self.manager = DeviceManager(self.bus, settings)
+        #: Alarm points of every device, safe-state actions, alarm history (see :mod:`.alarms`).
+        self.alarm_engine = AlarmEngine(self.bus, self.manager)
         self.watchdog = LoopWatchdog(self.bus, interval=settings.watchdog_interval,
                                      threshold=settings.stall_threshold)
         self._loop = asyncio.get_running_loop()
@@ -110,6 +114,7 @@ class Lab(LifecycleMixin, PersistenceMixin):
         _RUNNING[key] = lab
         try:
             lab._open_storage()  # after the previous lab saved its state and closed its journal
+            lab.alarm_engine.start(journal=lab._journal)  # before the devices: sees their first readings
             for device in config.devices:
                 await lab.manager.add(device, strict=False, restored=lab.restored_for(device))
             lab.watchdog.start()
@@ -210,6 +215,7 @@ class Lab(LifecycleMixin, PersistenceMixin):
     async def _shutdown(self) -> None:
         try:
             await self.watchdog.stop()
+            await self.alarm_engine.stop()  # running safe-state actions finish while the devices are connected
             await self.manager.stop()
         finally:
             await self._close_storage()

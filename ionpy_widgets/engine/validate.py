@@ -15,11 +15,12 @@ from ..driver.base import Driver
 from ..driver.registry import get_driver
 from ..driver.stack import build_stack, known_transport_types
 from ..errors import ConfigValidationError, DeviceSpawnError, UnknownDriverError
+from .alarm_config import check_alarms, check_limits
 
 log = logging.getLogger(__name__)
 
 DEVICE_KEYS = ("id", "driver", "enabled", "auto_start", "alias", "icon", "description", "location", "poll_interval",
-               "transport", "framing", "options", "link")
+               "transport", "framing", "options", "link", "alarms", "limits")
 #: Descriptive text fields of a device entry and their longest allowed length.
 TEXT_KEYS = {"alias": 64, "icon": 32, "description": 500, "location": 120}
 SECTION_KEYS = ("type", "params")
@@ -179,9 +180,12 @@ def check_device_mapping(data: Any, *, path: str = "", check_stack: bool = True)
     options = _mapping(data, "options", path)
     link = _mapping(data, "link", path)
     _check_link(link, path)
+    table = cls.ENTITIES if cls is not None else None
+    alarms = check_alarms(plain(data.get("alarms")), _join(path, "alarms"), table)
+    limits = check_limits(plain(data.get("limits")), _join(path, "limits"), table)
     kwargs = {"id": device_id, "driver": data["driver"], "transport": transport, "framing": framing,
               "enabled": enabled, "poll_interval": None if interval is None else float(interval),
-              "options": options, "link": link, "auto_start": auto_start, **texts}
+              "options": options, "link": link, "auto_start": auto_start, "alarms": alarms, "limits": limits, **texts}
     if check_stack and cls is not None and enabled:
         _dry_build(cls, kwargs, path)
     return kwargs

@@ -1,6 +1,7 @@
 """Validated writes and emergency stop for a managed device.
 
-A write is validated against the entity table (and the identified model's limits) *before* the
+A write is checked against the user's own limits (``limits:`` of the device's config, see
+:mod:`.limits`) and validated against the entity table (and the identified model's limits) *before* the
 device is asked for anything, so an out-of-range value fails the same way whether the instrument
 is online or not, and no byte is ever sent for an invalid value. Every attempt is published as a
 ``write`` system event carrying its ``source`` (for the journal), successful or not.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DeviceUnavailableError, IonpyError
 from .events import SystemEvent, SystemKind, jsonable
+from .limits import apply_user_limits
 from .poller import normalise_error
 
 if TYPE_CHECKING:
@@ -53,10 +55,13 @@ class WriteMixin:
         The event carries ``old``: the last polled value of ``key`` (None when not polled yet)."""
         last = self.readings.get(key)
         old = last.value if last is not None else None
+        requested = value
         try:
             driver = self.driver
             if driver is not None:
-                driver.entity(key).validate(value)  # before anything else: unknown key, read-only, limits
+                desc = driver.entity(key)  # before anything else: unknown key, read-only, limits
+                value = apply_user_limits(self.config.limits, desc, value, device=self.id)  # may clamp
+                desc.validate(value)
             driver = self._require_online()
             async with asyncio.timeout(self.settings.poll_timeout):
                 written = await driver.write(key, value)
@@ -64,21 +69,22 @@ class WriteMixin:
             raise
         except Exception as exc:
             error = exc if isinstance(exc, IonpyError) else normalise_error(exc, self.id, self.config.driver)
-            self._publish_write(key, value, source, ok=False, old=old, error=error.to_dict())
+            self._publish_write(key, requested, source, ok=False, old=old, error=error.to_dict())
             if error is exc:
                 raise
             raise error from exc
-        self._publish_write(key, written, source, ok=True, old=old, requested=value)
+        self._publish_write(key, written, source, ok=True, old=old, requested=requested)
         return written
 
-    async def outputs_off(self) -> list[str]:
-        """Switch every output of this device off (emergency stop); returns the keys switched."""
+    async def outputs_off(self, *, source: str = "emergency_stop") -> list[str]:
+        """Switch every output of this device off (emergency stop, or ``source="alarm"`` for an alarm's
+        safe-state action); returns the keys switched."""
         driver = self._require_online()
         async with asyncio.timeout(self.settings.poll_timeout):
             switched = await driver.outputs_off()
         for key in switched:
             last = self.readings.get(key)
-            self._publish_write(key, False, "emergency_stop", ok=True, old=last.value if last is not None else None)
+            self._publish_write(key, False, source, ok=True, old=last.value if last is not None else None)
         return switched
 
     def _publish_write(self, key: str, value: Any, source: str, *, ok: bool, **extra: Any) -> None:
