@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,13 @@ def _bundle_text() -> str:
     return BUNDLE.read_text(encoding="utf-8")
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class IonpyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     """Base class: set ``VIEW`` in subclasses and register request handlers in ``__init__``."""
 
@@ -51,6 +59,9 @@ class IonpyWidget(anywidget.AnyWidget):  # type: ignore[misc]
                 IonpyWidget._css = STYLES.read_text(encoding="utf-8")
         super().__init__(_view_kind=self.VIEW, **kwargs)
         self.router = RequestRouter(self._send_message)
+        #: The loop requests are handled on: the one the widget was made on (the kernel's loop,
+        #: which the engine runs on). Subclasses that follow a lab set it to the lab's loop.
+        self._loop: asyncio.AbstractEventLoop | None = _running_loop()
         self.on_msg(self._on_custom_message)
 
     # --- messages ---------------------------------------------------------------------------
@@ -60,7 +71,15 @@ class IonpyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self.send(message)
 
     def _on_custom_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        self.router.handle(content)
+        """Handle a browser request on the home loop. ipykernel 7 may deliver comm messages on a
+        subshell thread with an event loop of its own; the engine's locks and queues belong to the
+        home loop, so the request is handed over to it (the reply is sent from there)."""
+        loop = self._loop
+        current = _running_loop()
+        if loop is None or current is loop or loop.is_closed():
+            self.router.handle(content)
+        else:
+            loop.call_soon_threadsafe(self.router.handle, content)
 
     def emit_event(self, kind: str, data: dict[str, Any]) -> None:
         self._send_message({"type": "event", "kind": kind, "data": data})

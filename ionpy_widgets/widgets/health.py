@@ -105,7 +105,7 @@ class BenchWidget(IonpyWidget):
                  devices: Iterable[str] | None = None, name: str = "bench", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lab = lab
-        self._loop = _home_loop(lab)
+        self._loop = _home_loop(lab) or self._loop
         self._health = HealthState()
         self.bridge = WidgetBridge(lab, rate_hz=rate_hz, kinds=kinds, devices=devices, name=name)
         self.bridge.on_event(self._on_bus_event)
@@ -119,20 +119,6 @@ class BenchWidget(IonpyWidget):
         """Start following the lab (needs the running event loop: a notebook cell or a coroutine)."""
         if getattr(self.lab, "running", True):
             self.bridge.start()
-
-    def _on_custom_message(self, widget: Any, content: Any, buffers: Any) -> None:
-        """Handle a browser request on the lab's loop. ipykernel 7 may deliver comm messages on a
-        subshell thread with an event loop of its own; the engine's locks and queues belong to the
-        lab's loop, so the request is handed over to it (the reply is sent from there)."""
-        loop = self._loop
-        try:
-            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        if loop is None or current is loop or loop.is_closed():
-            self.router.handle(content)
-        else:
-            loop.call_soon_threadsafe(self.router.handle, content)
 
     # --- bridge plumbing --------------------------------------------------------------------
     def _on_bus_event(self, event: Event) -> list[str]:
