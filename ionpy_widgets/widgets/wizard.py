@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -64,7 +65,11 @@ def _add_texts(driver: str, values: dict[str, dict[str, Any]]) -> None:
     except Exception:  # the probe already reported an unknown driver
         table = {}
     for key, value in values.items():
-        value["text"] = format_value(value["value"], table.get(key))
+        # channel entities of a model (u_set_2) are described like channel 1's in the class table
+        desc = table.get(key) or table.get(re.sub(r"_\d+$", "_1", key))
+        text = format_value(value["value"], desc)
+        unit = str(value.get("unit") or "")
+        value["text"] = f"{text} {unit}" if unit and not text.endswith(unit) else text
 
 
 class DeviceWizard(IonpyWidget):
@@ -134,7 +139,10 @@ class DeviceWizard(IonpyWidget):
         return ws.check_id(id, self._taken(), driver=driver or "device")
 
     def _config(self, draft: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        return ws.build_config(draft)
+        base = None
+        if self.mode == "edit" and self.edit_id in self.lab:
+            base = self.lab.manager.get(self.edit_id).config.to_dict()
+        return ws.build_config(draft, base=base)
 
     def _check(self, draft: dict[str, Any]) -> dict[str, Any]:
         """Validate the draft as the engine would: ``{"ok"}`` or the field path, message and hint."""

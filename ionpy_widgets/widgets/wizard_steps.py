@@ -16,21 +16,23 @@ accepts them (``engine.validate.DEVICE_KEYS``); otherwise they are reported in `
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
-import io
 import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..driver.base import Category, Driver
 from ..driver.registry import driver_classes, get_driver
 from ..engine import validate
+from ..engine.config import parse_lab_config
+from ..engine.config_document import append_entry, dump, make_yaml, new_entry, update_mapping, uses_flow_sections
+from ..engine.config_manager import entry_dict
 from ..errors import ConfigValidationError
 from ..transport.address import PARAMS_TYPES
 from ..transport.registry import list_transports
@@ -47,6 +49,7 @@ STRINGS = {
     "not_stored": "This version of the engine cannot store {fields}: left out of the device config.",
     "auto_start_enabled": "Auto-start is off: the device is added disabled (`enabled: false`) and not polled.",
     "no_file": "This lab was started without a config file: the YAML shows the lab's devices, nothing is written.",
+    "not_in_file": "{id} is not in {file} (added from code?): the file is left as it is.",
     "bad_prefill": "unknown prefill key {key!r}",
     "bad_prefill_hint": "Prefill takes: {keys}.",
 }
@@ -97,10 +100,15 @@ def suggest_id(driver: str, taken: Iterable[str]) -> str:
 
 
 def taken_ids(lab: Any) -> list[str]:
-    """Ids of the lab's running devices and of its config's entries."""
+    """Ids of the lab's devices, of its config's entries and of the config file as it is now."""
     ids = list(getattr(lab, "devices", []))
     config = getattr(lab, "config", None)
-    for device_id in getattr(config, "ids", []):
+    extra = list(getattr(config, "ids", []))
+    manager = getattr(lab, "config_manager", None)
+    if manager is not None:
+        with contextlib.suppress(Exception):  # an unreadable file: the engine reports it when adding
+            extra += manager.file_ids()
+    for device_id in extra:
         if device_id not in ids:
             ids.append(device_id)
     return ids
@@ -164,7 +172,7 @@ def draft_from_device(lab: Any, device_id: str) -> dict[str, Any]:
     config = lab.manager.get(device_id).config
     data = config.to_dict()
     draft: dict[str, Any] = {"driver": data["driver"], "id": data["id"], "transport": data.get("transport"),
-                             "framing": data.get("framing"), "auto_start": bool(data.get("enabled", True))}
+                             "framing": data.get("framing"), "auto_start": bool(getattr(config, "auto_start", True))}
     for key in METADATA_KEYS:
         value = getattr(config, key, None)
         if value is not None:
@@ -223,10 +231,17 @@ def _driver_icon(name: str) -> str | None:
         return None
 
 
-def build_config(draft: Mapping[str, Any], keys: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The ``lab.add_device`` dict for a draft, and notes about fields the engine cannot store."""
+#: Keys the wizard edits; an edited device keeps every other key of its entry (enabled, options...).
+MANAGED_KEYS = ("id", "driver", *METADATA_KEYS, "transport", "framing")
+
+
+def build_config(draft: Mapping[str, Any], keys: set[str] | None = None, *,
+                 base: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The ``lab.add_device`` dict for a draft, and notes about fields the engine cannot store.
+    ``base``: the entry being edited; the keys the wizard does not manage are kept from it."""
     keys = engine_keys() if keys is None else keys
     config: dict[str, Any] = {"id": str(draft.get("id", "")).strip(), "driver": str(draft.get("driver", ""))}
+    kept = {k: v for k, v in (base or {}).items() if k not in MANAGED_KEYS}
     notes: list[str] = []
     dropped: list[str] = []
     for key in METADATA_KEYS:
@@ -255,6 +270,8 @@ def build_config(draft: Mapping[str, Any], keys: set[str] | None = None) -> tupl
             config["framing"] = {"type": framing["type"], "params": _clean(framing["params"])}
     if dropped:
         notes.insert(0, STRINGS["not_stored"].format(fields=", ".join(dropped)))
+    for key, value in kept.items():
+        config.setdefault(key, value)
     return config, notes
 
 
@@ -287,90 +304,60 @@ def python_call(config: Mapping[str, Any], *, edit: str | None = None, update: b
 
 
 # --- lab.yaml diff ------------------------------------------------------------------------------
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
-
-
-def _entry(config: Mapping[str, Any]) -> CommentedMap:
-    """A device entry as it reads best in lab.yaml: sections in flow style on one line each."""
-    entry = CommentedMap()
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            section = CommentedMap()
-            for sub, sub_value in value.items():
-                if isinstance(sub_value, Mapping):
-                    inner = CommentedMap(sub_value)
-                    inner.fa.set_flow_style()
-                    section[sub] = inner
-                else:
-                    section[sub] = sub_value
-            section.fa.set_flow_style()
-            entry[key] = section
-        else:
-            entry[key] = value
-    return entry
-
-
-def _dump(document: Any) -> str:
-    out = io.StringIO()
-    _yaml().dump(document, out)
-    return out.getvalue()
-
-
-def _document(lab: Any) -> tuple[Any, str, Path | None]:
-    """The lab's config as a round-trip document, a label for it, and its file (None for dicts)."""
+def _document(lab: Any) -> tuple[Any, str, str, Path | None]:
+    """The config document as the engine edits it (older files migrated), its text before, a label
+    and the file (None for a lab started from a dict: its devices rendered as a file would be)."""
     config = getattr(lab, "config", None)
     path = getattr(config, "path", None)
     if path is not None and Path(path).exists():
-        document = _yaml().load(Path(path).read_text(encoding="utf-8"))
-        if document is None:
-            document = CommentedMap()
-        return document, Path(path).name, Path(path)
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            document = parse_lab_config(text, path, check_stack=False).document
+        except ConfigValidationError:  # a hand-edited file the engine will refuse anyway: show it raw
+            document = make_yaml(text).load(text)
+        return (document if document is not None else CommentedMap()), text, Path(path).name, Path(path)
     document = CommentedMap()
-    document["devices"] = CommentedSeq([_entry(d.to_dict()) for d in getattr(config, "devices", [])])
-    return document, "lab.yaml", None
+    document["devices"] = CommentedSeq([new_entry(d.to_dict()) for d in getattr(config, "devices", [])])
+    return document, dump(make_yaml(), document), "lab.yaml", None
 
 
 def yaml_change(lab: Any, config: Mapping[str, Any], *, edit: str | None = None) -> dict[str, Any]:
-    """The config file before and after adding (or replacing ``edit`` with) ``config``, and the
-    unified diff: ``{"file", "path", "before", "after", "diff", "note"}``."""
-    document, name, path = _document(lab)
-    before = _dump(document)
+    """The config file before and after adding ``config`` (or replacing device ``edit`` by it),
+    edited exactly as the engine's ConfigManager will, and the unified diff:
+    ``{"file", "path", "before", "after", "diff", "note"}``."""
+    document, before, name, path = _document(lab)
     if not isinstance(document, CommentedMap):
         raise ConfigValidationError(f"{name} does not hold a mapping", path="",
                                     hint="Start the file with `devices:` followed by `- id: ...` entries.")
     devices = document.get("devices")
-    if not isinstance(devices, CommentedSeq):
-        devices = CommentedSeq(list(devices or []))
-        document["devices"] = devices
-    devices.fa.set_block_style()
-    entry = _entry(config)
-    index = next((i for i, d in enumerate(devices) if isinstance(d, Mapping) and d.get("id") == edit), None)
+    data = entry_dict(dict(config))
+    flow = uses_flow_sections(devices)
+    index = next((i for i, d in enumerate(devices or []) if isinstance(d, Mapping) and d.get("id") == edit), None)
+    note = "" if path else STRINGS["no_file"]
     if edit is not None and index is not None:
-        devices[index] = entry
+        update_mapping(devices[index], data, flow=flow)
+    elif edit is not None and path is not None:
+        note = STRINGS["not_in_file"].format(id=edit, file=name)
     else:
-        devices.append(entry)
-    after = _dump(document)
+        append_entry(document, "devices", new_entry(data, flow=flow))
+    after = dump(make_yaml(before if path else ""), document)
     diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                         fromfile=f"a/{name}", tofile=f"b/{name}"))
     return {"file": name, "path": str(path) if path else None, "before": before, "after": after, "diff": diff,
-            "note": "" if path else STRINGS["no_file"]}
+            "note": note}
 
 
 def file_has_device(path: str | None, device_id: str) -> bool | None:
     """Whether the config file lists ``device_id`` (None when the lab has no file)."""
     if not path or not Path(path).exists():
         return None
-    document = _yaml().load(Path(path).read_text(encoding="utf-8")) or {}
+    text = Path(path).read_text(encoding="utf-8")
+    document = make_yaml(text).load(text) or {}
     devices = document.get("devices") if isinstance(document, Mapping) else None
     return any(isinstance(d, Mapping) and d.get("id") == device_id for d in devices or [])
 
 
-__all__ = ["METADATA_KEYS", "PREFILL_KEYS", "STRINGS", "base_id", "build_config", "catalogue", "check_id",
-           "complete_draft",
-           "draft_from_device", "driver_info", "engine_keys", "file_has_device", "normalise_prefill",
-           "py_literal", "python_call", "suggest_id", "taken_ids", "transport_status", "yaml_change"]
+__all__ = ["MANAGED_KEYS", "METADATA_KEYS", "PREFILL_KEYS", "STRINGS", "base_id", "build_config", "catalogue",
+           "check_id", "complete_draft", "draft_from_device", "driver_info", "engine_keys", "file_has_device",
+           "normalise_prefill", "py_literal", "python_call", "suggest_id", "taken_ids", "transport_status",
+           "yaml_change"]

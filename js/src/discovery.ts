@@ -29,7 +29,10 @@ export const STRINGS = {
     "Listing network resources broadcasts VXI-11 and mDNS queries on every network interface. Only do this on a network where that is welcome.",
   networkConfirm: "Broadcast and list",
   cancel: "Cancel",
-  visaIntro: "Local buses only until you ask for the network.",
+  visaIntro: "Local buses only (serial ports, USBTMC) until you ask for the network.",
+  noAnswer: "no answer",
+  notAsked: "not asked (serial)",
+  answered: "answered",
 };
 
 type Row = Record<string, unknown> & { hints?: DriverHint[] };
@@ -62,7 +65,8 @@ const CELLS: Record<string, (r: Row) => (Node | string)[]> = {
     known(r), r.accessible === false ? tag(STRINGS.noAccess, "bad", String(r.permission_hint)) : tag(STRINGS.free, "ok")],
   visa: (r) => [h("span", { class: "ionpy-mono" }, String(r.resource)),
     identityText(r.idn as never) || String(r.interface), "—", known(r),
-    r.error ? tag(String((r.error as { message: string }).message), "bad") : String(r.note || "")],
+    r.error ? tag(STRINGS.noAnswer, "bad", String((r.error as { message: string }).message))
+      : r.note ? h("span", { class: "ionpy-muted", title: String(r.note) }, STRINGS.notAsked) : tag(STRINGS.answered, "ok")],
 };
 
 export function discoveryView({ model, el, client }: ViewContext): Cleanup {
@@ -97,7 +101,7 @@ export function discoveryView({ model, el, client }: ViewContext): Cleanup {
         const data = await client.request<ScanData<Row>>("list", { bus, network }, { timeout: 60000 });
         items = data.items;
         setError(errors, data.error);
-        note.textContent = data.note;
+        note.textContent = bus === "visa" ? "" : data.note;  // the VISA intro says it in UI terms
         status.textContent = items.length ? STRINGS.found(items.length, data.duration_ms) : STRINGS.empty;
       } catch (err) {
         setError(errors, toInfo(err));

@@ -185,3 +185,109 @@ def test_a_failing_probe_shows_its_hint(page, lab_server):
     done.wait_for(timeout=T)
     assert "DPS5005_1 added (state:" in done.inner_text() and wizard.locator(".ionpy-back").is_disabled()
     shot(wizard, "f6-added-offline")
+
+
+def focused(page) -> dict:
+    return page.evaluate("() => { const e = document.activeElement; return {tag: e.tagName, name: e.dataset.name || '',"
+                         " cls: e.className || '', text: (e.textContent || '').trim().slice(0, 40)}; }")
+
+
+def test_the_wizard_works_from_the_keyboard(page, lab_server):
+    wizard, pty = setup(page, lab_server, "wizard_keys")
+    first = wizard.locator('.ionpy-tile[data-name="DPS5005"]')
+    first.wait_for(timeout=T)
+    first.focus()
+    page.keyboard.press("ArrowRight")
+    assert focused(page)["name"] == "SCPI_PSU"
+    page.keyboard.press("ArrowLeft")
+    assert focused(page)["name"] == "DPS5005"
+    shot(wizard, "k1-tile-focus")
+    page.keyboard.press("Enter")  # picks the tile and moves on
+    id_input = wizard.locator(".ionpy-input-id")
+    id_input.wait_for(timeout=T)
+    assert "ionpy-input-id" in focused(page)["cls"]
+    page.keyboard.press("Escape")  # back to the catalogue, the choice kept
+    wizard.locator('.ionpy-tile[aria-selected="true"][data-name="DPS5005"]').wait_for(timeout=T)
+    assert focused(page)["name"] == "DPS5005"
+    page.keyboard.press("Enter")
+    id_input.wait_for(timeout=T)
+    wizard.locator(".ionpy-msg-ok", has_text="available").wait_for(timeout=T)
+    page.keyboard.press("Tab")  # id -> alias: the tab order follows the form
+    assert "ionpy-input" in focused(page)["cls"] and focused(page)["tag"] == "INPUT"
+    page.keyboard.press("Enter")
+    port = wizard.locator(".ionpy-input-port")
+    port.wait_for(timeout=T)
+    assert "ionpy-input-port" in focused(page)["cls"]
+    page.keyboard.type(pty)
+    page.keyboard.press("Tab")
+    assert focused(page)["text"] == "Refresh"
+    row = wizard.locator(".ionpy-ports tbody tr", has_text=pty)
+    row.wait_for(timeout=T)
+    row.focus()
+    shot(wizard, "k2-row-focus")
+    page.keyboard.press("Enter")  # picks the row and moves on to the test
+    wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
+    page.keyboard.press("Enter")
+    wizard.locator(".ionpy-diff").wait_for(timeout=T)
+    page.keyboard.press("Enter")  # Enter on the last step adds the device
+    wizard.locator(".ionpy-done", has_text="DPS5005_1 added and online").wait_for(timeout=T)
+    shot(wizard, "k3-added")
+
+
+DISCOVERY_SETUP = """
+import ionpy_widgets as ion
+from ionpy_widgets.instruments.scpi_psu.sim import ScpiPsuSimulator
+from ionpy_widgets.instruments.simhost import TcpServer
+
+scpi = await TcpServer(ScpiPsuSimulator()).start()
+print("SCPI", scpi.port)
+lab = await ion.Lab.start("discovery.yaml")
+panel = lab.discovery()
+panel
+"""
+
+
+def test_discovery_panel_opens_the_wizard_prefilled(page, lab_server):
+    write_notebook(lab_server.root_dir / "discovery.ipynb", DISCOVERY_SETUP)
+    open_notebook(page, lab_server, "discovery.ipynb")
+    run_all(page)
+    panel = page.locator(".ionpy-discovery")
+    panel.wait_for(timeout=60_000)
+    out = page.locator(".jp-OutputArea-output", has_text="SCPI ")
+    port = re.search(r"SCPI (\d+)", out.inner_text()).group(1)
+    panel.locator(".ionpy-discovery-serial tbody tr").first.wait_for(timeout=T)
+    shot(panel, "d1-serial")
+    panel.locator(".ionpy-tab", has_text="VISA").click()
+    panel.locator("text=Local buses only").wait_for(timeout=T)
+    panel.locator("button", has_text="Include network").click()
+    warning = panel.locator(".ionpy-banner-warn")
+    assert "broadcasts" in warning.inner_text()
+    shot(panel, "d2-visa-warning")
+    warning.locator("button", has_text="Cancel").click()  # never broadcast in a test
+    panel.locator(".ionpy-tab", has_text="Network").click()
+    panel.locator("input[placeholder^='192.168']").fill("127.0.0.1")
+    panel.locator(".ionpy-input-ports").fill(port)
+    panel.locator("button", has_text="Scan").first.click()
+    row = panel.locator(".ionpy-scan-table tbody tr", has_text=f"127.0.0.1:{port}")
+    row.wait_for(timeout=T)
+    panel.locator(".ionpy-progress-text", has_text="done").wait_for(timeout=T)
+    shot(panel, "d3-network-scan")
+    row.click()
+    wizard = page.locator(".ionpy-wizard")
+    wizard.wait_for(timeout=T)
+    assert "Connection from discovery" in wizard.inner_text()
+    shot(wizard, "d4-wizard-prefilled")
+    wizard.locator('.ionpy-tile[data-name="SCPI_PSU"]').click()
+    wizard.locator(".ionpy-next").click()
+    wizard.locator(".ionpy-msg-ok", has_text="available").wait_for(timeout=T)
+    assert wizard.locator(".ionpy-input-id").input_value() == "SCPI_PSU_1"
+    wizard.locator(".ionpy-next").click()
+    host = wizard.locator("input[placeholder^='192.168.1.50 or']")
+    host.wait_for(timeout=T)
+    assert host.input_value() == "127.0.0.1"
+    wizard.locator("button", has_text="Test connection").click()
+    wizard.locator(".ionpy-latency .ionpy-msg-ok", has_text="open").wait_for(timeout=T)
+    shot(wizard, "d5-tcp")
+    wizard.locator(".ionpy-next").click()
+    wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
+    shot(wizard, "d6-probe")

@@ -27,6 +27,7 @@ FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0,
                       poll_timeout=1.0, close_timeout=0.3)
 LAB_YAML = """\
 # bench 3 (kept by the wizard's diff)
+version: 1
 devices:
   - id: BAT
     driver: V01_Battery
@@ -392,10 +393,10 @@ def test_py_literal_is_python() -> None:
 
 
 # --- edit mode ---------------------------------------------------------------------------------------
-async def test_edit_mode_is_prefilled_and_replaces_the_device(lab: Lab, dps: PtyServer, sent: list,
-                                                              widgets: list) -> None:
-    await lab.add_device({"id": "DPS5005_1", "driver": "DPS5005", "transport": {"type": "serial", "params": {
-        "port": dps.path}}})
+async def test_edit_mode_is_prefilled_and_updates_the_device(lab: Lab, dps: PtyServer, sent: list,
+                                                             widgets: list) -> None:
+    await lab.add_device({"id": "DPS5005_1", "driver": "DPS5005", "poll_interval": 0.2,
+                          "transport": {"type": "serial", "params": {"port": dps.path}}})
     await lab.wait_online("DPS5005_1", timeout=3)
     await lab["DPS5005_1"].poll_now()
     w = make(widgets, lab, edit="DPS5005_1")
@@ -405,14 +406,38 @@ async def test_edit_mode_is_prefilled_and_replaces_the_device(lab: Lab, dps: Pty
     assert (await ok(w, sent, "validate_id", {"id": "DPS5005_1"}))["ok"]  # its own id is fine
     unchanged = await ok(w, sent, "probe", {"draft": w.draft})
     assert unchanged["unchanged"] and unchanged["success"] and unchanged["first_values"]["u_in"]["unit"] == "V"
-    preview = await ok(w, sent, "preview", {"draft": {**w.draft, "id": "PSU_LEFT"}})
-    if not hasattr(lab, "update_device"):
-        assert preview["python"].startswith(
-            'await lab.remove_device("DPS5005_1")\nawait lab.add_device({"id": "PSU_LEFT"')
-    assert "-  - id: DPS5005_1" not in preview["yaml"]["diff"]  # not in the file: appended
-    result = await ok(w, sent, "confirm", {"draft": {**w.draft, "id": "PSU_LEFT"}})
+    renamed = {**w.draft, "id": "PSU_LEFT", "location": "bench 2"}
+    preview = await ok(w, sent, "preview", {"draft": renamed})
+    assert preview["python"].startswith('await lab.update_device("DPS5005_1", {"id": "PSU_LEFT"')
+    assert '"poll_interval": 0.2' in preview["python"]  # what the wizard does not edit is kept
+    diff = preview["yaml"]["diff"]
+    assert "-  - id: DPS5005_1\n" in diff and "+  - id: PSU_LEFT\n" in diff and "+    location: bench 2\n" in diff
+    result = await ok(w, sent, "confirm", {"draft": renamed})
     assert result["mode"] == "edit" and result["id"] == "PSU_LEFT" and result["state"] == "online"
     assert "PSU_LEFT" in lab and "DPS5005_1" not in lab and w.edit_id == "PSU_LEFT"
+    assert lab.manager.get("PSU_LEFT").config.poll_interval == 0.2
+    assert result["saved"] is True and "DPS5005_1" not in read(lab.config.path)
+
+
+class NoUpdateLab(Lab):
+    """An engine without ``update_device``: the wizard removes and adds instead."""
+
+    update_device = None  # type: ignore[assignment]
+
+
+async def test_edit_without_update_device_removes_and_adds(sent: list, widgets: list) -> None:
+    async with NoUpdateLab.start({"devices": [{"id": "BAT", "driver": "V01_Battery"}]}, settings=FAST) as lab:
+        w = make(widgets, lab, edit="BAT")
+        draft = {**w.draft, "id": "BAT_2"}
+        preview = await ok(w, sent, "preview", {"draft": draft})
+        assert preview["python"] == ('await lab.remove_device("BAT")\n'
+                                     'await lab.add_device({"id": "BAT_2", "driver": "V01_Battery"})')
+        await ok(w, sent, "confirm", {"draft": draft})
+        assert lab.devices == ["BAT_2"]
+        bad = {**draft, "transport": {"type": "serial", "params": {"port": "/dev/ttyUSB0"}}}
+        w2 = make(widgets, lab, edit="BAT_2")
+        reply, _ = await call(w2, sent, "confirm", {"draft": bad})
+        assert not reply["ok"] and lab.devices == ["BAT_2"]  # the old device is still there
 
 
 async def test_edit_restores_the_old_device_when_the_new_one_cannot_start(lab: Lab, sent: list,

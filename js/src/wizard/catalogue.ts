@@ -1,5 +1,6 @@
 // Step 1: the driver catalogue as tiles, filter tabs by category, search, arrow-key navigation.
 import { h } from "../common";
+import { connectionText } from "./confirm";
 import { STRINGS } from "./strings";
 import { input, setError, tabList, toInfo } from "./ui";
 import type { Draft, DriverInfo, PortInfo, ScanData, StepView, WizardCtx } from "./types";
@@ -46,8 +47,7 @@ export function catalogueStep(ctx: WizardCtx): StepView {
   const empty = h("div", { class: "ionpy-empty", hidden: true }, STRINGS.noMatch);
   const given = ctx.draft.transport && !ctx.draft.driver ? ctx.draft.transport : null;
   const banner = given
-    ? h("div", { class: "ionpy-banner", role: "status" }, STRINGS.fromDiscovery(
-      `${transportLabel(given.type)} ${Object.values(given.params).filter((v) => typeof v === "string").join(" ")}`.trim()))
+    ? h("div", { class: "ionpy-banner", role: "status" }, STRINGS.fromDiscovery(connectionText({ transport: given })))
     : null;
 
   const tiles = (): HTMLElement[] => Array.from(grid.querySelectorAll<HTMLElement>(".ionpy-tile"));

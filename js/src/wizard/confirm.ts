@@ -144,6 +144,7 @@ export function confirmStep(ctx: WizardCtx, restart: () => void): StepView {
       progress.replaceChildren();
       setError(errors, toInfo(err));
       add.disabled = false;
+      add.focus();
     }
   };
 

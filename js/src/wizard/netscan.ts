@@ -53,8 +53,10 @@ export function scanPanel(client: Client, opts: ScanPanelOptions): { el: HTMLEle
     found.length = 0;
     render();
     setError(errors, null);
+    const refocus = document.activeElement === start;
     start.disabled = true;
     cancel.hidden = false;
+    if (refocus) cancel.focus();
     progress.el.hidden = false;
     progress.set(0, 1, "…");
     try {
@@ -82,7 +84,9 @@ export function scanPanel(client: Client, opts: ScanPanelOptions): { el: HTMLEle
     } finally {
       running = false;
       start.disabled = false;
+      const lost = document.activeElement === cancel || document.activeElement === document.body;
       cancel.hidden = true;
+      if (refocus && lost) start.focus();
     }
   };
   const stop = async () => {

@@ -95,6 +95,8 @@ export function probeStep(ctx: WizardCtx): StepView {
     list.append(running);
     status.className = "ionpy-probe-status";
     status.textContent = STRINGS.probing;
+    const refocus = document.activeElement === retry;
+    if (refocus) status.focus();
     retry.disabled = true;
     try {
       const r = await ctx.client.request<ProbeResult>("probe", { draft: ctx.draft }, {
@@ -117,7 +119,10 @@ export function probeStep(ctx: WizardCtx): StepView {
       status.className = "ionpy-probe-status ionpy-msg-error";
       setError(errors, toInfo(err));
     } finally {
-      if (gen === generation) retry.disabled = false;
+      if (gen === generation) {
+        retry.disabled = false;
+        if (refocus && document.activeElement === status) retry.focus();
+      }
     }
   };
 

@@ -86,17 +86,21 @@ function serialPanel(p: PanelCtx): Panel {
     setError(errors, data?.error ?? null);
     describePick();
   };
+  let loading = false;
   const load = async (force: boolean) => {
     if (ctx.cache.ports && !force) return render();
+    if (loading) return;
     const typed = String(p.params().port ?? "").trim();
     status.replaceChildren(spinner(), STRINGS.refreshing);
-    refresh.disabled = true;
+    loading = true;  // the button stays enabled: disabling it would drop the keyboard focus
+    refresh.setAttribute("aria-busy", "true");
     try {
       ctx.cache.ports = await ctx.client.request<ScanData<PortInfo>>("list_ports", { extra: typed ? [typed] : [] });
     } catch (err) {
       setError(errors, toInfo(err));
     } finally {
-      refresh.disabled = false;
+      loading = false;
+      refresh.removeAttribute("aria-busy");
       render();
     }
   };
@@ -163,6 +167,7 @@ function tcpPanel(p: PanelCtx): Panel {
   const test = button(STRINGS.testLatency, () => void latency());
   const latency = async () => {
     result.replaceChildren(spinner(), STRINGS.testing);
+    const refocus = document.activeElement === test;
     test.disabled = true;
     try {
       const r = await ctx.client.request<NetResult>("latency", { host: p.params().host ?? "", port: Number(p.params().port) });
@@ -177,6 +182,7 @@ function tcpPanel(p: PanelCtx): Panel {
       result.hidden = false;
     } finally {
       test.disabled = false;
+      if (refocus) test.focus();
     }
   };
   for (const f of [host.el, port.el]) f.addEventListener("input", () => { result.replaceChildren(); p.checkLive(); });
