@@ -38,15 +38,14 @@ class PersistenceMixin:
     bus: EventBus
     manager: DeviceManager
     config_manager: ConfigManager | None
-    #: Persisted runtime values (None when the lab keeps no state file).
-    state: StateManager | None
+    _state: StateManager | None
     _journal: Journal | None
     _recorder: JournalRecorder | None
     _log_level: int | None
 
     def _init_storage(self) -> None:
         self.config_manager = None
-        self.state = None
+        self._state = None
         self._journal = None
         self._recorder = None
         self._log_level = None
@@ -63,14 +62,14 @@ class PersistenceMixin:
                     raise StorageError(f"cannot create the folder {path.parent}: {exc.strerror or exc}",
                                        path=str(path.parent), hint="Fix `storage.folder` in the config file.") from exc
         if state_path is not None:
-            self.state = StateManager(state_path, autosave_interval=storage.autosave_interval)
+            self._state = StateManager(state_path, autosave_interval=storage.autosave_interval)
         if journal_path is not None:
             self._journal = Journal(journal_path)
-        if self.state is not None or self._journal is not None:
-            self._recorder = JournalRecorder(self.bus, self.manager, journal=self._journal, state=self.state)
+        if self._state is not None or self._journal is not None:
+            self._recorder = JournalRecorder(self.bus, self.manager, journal=self._journal, state=self._state)
             self._recorder.start()
-        if self.state is not None:
-            self.state.start_autosave()
+        if self._state is not None:
+            self._state.start_autosave()
         level = self.config.logging.level
         if level is not None:
             logger = logging.getLogger(PACKAGE_LOGGER)
@@ -83,7 +82,7 @@ class PersistenceMixin:
     def restored_for(self, config: DeviceConfig) -> dict[str, Any]:
         """The values saved for ``config.id`` by an earlier session, filtered by its driver's entity
         table (switches never come back). Memory only: the engine sends none of them."""
-        if self.state is None:
+        if self._state is None:
             return {}
         from ..driver.registry import get_driver
 
@@ -91,7 +90,15 @@ class PersistenceMixin:
             entities = get_driver(config.driver).ENTITIES
         except Exception:  # the device will show why its driver cannot load; restore only settings
             entities = None
-        return self.state.restore(config.id, entities)
+        return self._state.restore(config.id, entities)
+
+    @property
+    def state(self) -> StateManager | None:
+        """The persisted runtime values (setpoints...; None when the lab keeps no state file),
+        up to date with every write made so far."""
+        if self._recorder is not None:
+            self._recorder.pump()
+        return self._state
 
     @property
     def journal(self) -> Journal | None:
@@ -104,14 +111,14 @@ class PersistenceMixin:
     @property
     def storage_paths(self) -> dict[str, Path | None]:
         """Where the runtime files are: ``{"config", "state", "journal"}``."""
-        return {"config": self.config.path, "state": self.state.path if self.state is not None else None,
+        return {"config": self.config.path, "state": self._state.path if self._state is not None else None,
                 "journal": self._journal.path if self._journal is not None else None}
 
     @property
     def warnings(self) -> list[str]:
         """Warnings a user should see: a state file or journal that was unreadable and moved aside..."""
         found: list[str] = []
-        for source in (self.state, self._journal):
+        for source in (self._state, self._journal):
             if source is not None:
                 found.extend(source.warnings_list)
         return found
@@ -120,20 +127,20 @@ class PersistenceMixin:
         """Write the state file now (synchronous; the autosave does it every few seconds anyway)."""
         if self._recorder is not None:
             self._recorder.pump()
-        return self.state.save_now() if self.state is not None else None
+        return self._state.save_now() if self._state is not None else None
 
     def _forget_state(self, device_id: str) -> None:
         if self._recorder is not None:
             self._recorder.pump()
-        if self.state is not None:
-            self.state.remove_device(device_id)
+        if self._state is not None:
+            self._state.remove_device(device_id)
 
     async def _close_storage(self) -> None:
         """Record what is queued, save the state, close the journal, restore the log level. Never raises."""
         if self._recorder is not None:
             await self._recorder.stop()
-        if self.state is not None:
-            await self.state.stop()  # saves when dirty; a failure becomes a visible warning
+        if self._state is not None:
+            await self._state.stop()  # saves when dirty; a failure becomes a visible warning
         if self._journal is not None and not self._journal.closed:
             try:
                 self._journal.record_event("lab_stopped", devices=self.manager.ids)
