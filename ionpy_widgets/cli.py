@@ -6,8 +6,10 @@
   simulator on a real pseudo-terminal or a loopback socket until SIGINT/SIGTERM. With ``--json``
   the first stdout line is one JSON object saying where it listens, flushed at once, so scripts
   can wait for it instead of sleeping.
-* ``ionpy run <config> [--json] [--duration S]`` — the engine without a notebook: live readings
-  on stdout (``--json``: one object per reading per line), availability changes on stderr.
+* ``ionpy run <config> [--json] [--duration S] [--record PATH]`` — the engine without a notebook:
+  live readings on stdout (``--json``: one object per reading per line), availability changes on
+  stderr; ``--record`` keeps everything in a SQLite recording (one run spanning it) and prints
+  how many samples were published and stored when it stops.
 
 Every error a user can cause is printed with its code, message and hint, and exits with 2.
 """
@@ -314,13 +316,16 @@ def _run(args: argparse.Namespace) -> int:
                             "simulators').")
     if args.duration is not None and args.duration <= 0:
         raise CliError(f"--duration must be positive, got {args.duration}", hint="Leave it out to run until Ctrl+C.")
-    return asyncio.run(_run_lab(config, args.json, args.duration))
+    return asyncio.run(_run_lab(config, args.json, args.duration, getattr(args, "record", None)))
 
 
-async def _run_lab(config: Path, as_json: bool, duration: float | None) -> int:
+async def _run_lab(config: Path, as_json: bool, duration: float | None, record: str | None = None) -> int:
     from .engine.lab import Lab
 
-    lab = await Lab.start(config)
+    lab = await Lab.start(config, record=record)
+    recorder = lab.history_recorder
+    if recorder is not None:  # one run spanning the whole recording (ionpy_widgets.open_run(PATH))
+        await lab.run(config.stem, notes=f"ionpy run {config.name}", start=recorder.started_at).begin()
     sub = lab.subscribe(kinds=["reading", "availability", "device_error"], name="ionpy-run")
     printer = asyncio.get_running_loop().create_task(_pump_events(sub, as_json), name="ionpy-run-printer")
     try:
@@ -337,7 +342,23 @@ async def _run_lab(config: Path, as_json: bool, duration: float | None) -> int:
         printer.cancel()
         with contextlib.suppress(asyncio.CancelledError, BrokenPipeError):
             await printer
+        if recorder is not None:
+            _print_recording(recorder.stats(), sum(lab.bus.published.values()), as_json)
     return EXIT_OK
+
+
+def _print_recording(stats: dict[str, Any], published_events: int, as_json: bool) -> None:
+    """The recording summary on stderr: samples published on the bus vs stored in the file."""
+    summary = {"recorded": stats["location"], "published_events": published_events,
+               "received_events": stats["received_events"], "published_samples": stats["received_samples"],
+               "stored_samples": stats["stored_samples"], "stored_events": stats["stored_events"],
+               "error": stats["error"]}
+    if as_json:
+        _emit_json(summary, sys.stderr)
+        return
+    print(f"recorded {summary['stored_samples']:,} of {summary['published_samples']:,} samples and "
+          f"{summary['stored_events']:,} events to {summary['recorded']}"
+          + (f" (error: {summary['error']})" if summary["error"] else ""), file=sys.stderr, flush=True)
 
 
 # --- parser and entry point ----------------------------------------------------------------------
@@ -368,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="lab config file (YAML or JSON)")
     run.add_argument("--json", action="store_true", help="one JSON object per reading per line")
     run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl+C)")
+    run.add_argument("--record", metavar="PATH", help="record every reading, write and event into the SQLite file "
+                     "PATH (reopen it with ionpy_widgets.open_run(PATH))")
     run.set_defaults(handler=_run)
 
     from .cli_discovery import add_parsers  # discover, probe

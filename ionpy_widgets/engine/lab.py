@@ -7,6 +7,7 @@ in the background::
     await psu.write("u_set", 5.0)            # journaled; u_set persisted (device_state.json)
     await lab.add_device({"id": "BAT", "driver": "V01_Battery"})   # live, saved to lab.yaml
     lab.journal                              # every write and lifecycle event, as a table
+    async with lab.run("sweep") as run: ...  # a recorded run (Lab.start(..., record=PATH) records all)
     await lab.stop()                         # saves state, closes the journal, disconnects all
 
 Re-running a notebook's setup cell is safe: labs are registered by the resolved config path
@@ -29,6 +30,7 @@ from .bus import Callback, CallbackSubscription, EventBus, Subscription
 from .config import LabConfig
 from .config_manager import ConfigManager
 from .handle import DeviceHandle
+from .lab_history import HistoryMixin
 from .lifecycle import LifecycleMixin
 from .manager import DeviceManager
 from .persistence import PersistenceMixin
@@ -51,8 +53,8 @@ class _Starting:
     """What ``Lab.start(...)`` returns: await it for the lab, or use it as ``async with``."""
 
     def __init__(self, config: ConfigSource, name: str | None, settings: EngineSettings | None,
-                 cls: type[Lab] | None = None) -> None:
-        self._args = (config, name, settings)
+                 cls: type[Lab] | None = None, record: str | Path | None = None) -> None:
+        self._args = (config, name, settings, record)
         #: The class to build (a subclass's ``start`` builds the subclass).
         self._cls: type[Lab] = cls or Lab
         self._lab: Lab | None = None
@@ -72,11 +74,12 @@ class _Starting:
         return "<Lab starting: use `lab = await Lab.start(...)` or `async with Lab.start(...) as lab`>"
 
 
-class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin):
+class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin, HistoryMixin):
     """A running set of instruments: devices, bus, config file, state file and journal."""
 
     def __init__(self, config: LabConfig, *, key: str, settings: EngineSettings) -> None:
         self._init_storage()
+        self._init_history()
         self.config = config
         self.key = key
         self.settings = settings
@@ -97,13 +100,14 @@ class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin):
     # --- starting ---------------------------------------------------------------------------
     @classmethod
     def start(cls, config: ConfigSource = None, *, name: str | None = None,
-              settings: EngineSettings | None = None) -> _Starting:
+              settings: EngineSettings | None = None, record: str | Path | None = None) -> _Starting:
         """Start a lab from a ``lab.yaml`` path, a config dict (``{"devices": [...]}``), a
         :class:`LabConfig` or nothing (an empty lab). ``settings`` override the file's ``engine:``."""
-        return _Starting(config, name, settings, cls)
+        return _Starting(config, name, settings, cls, record)
 
     @classmethod
-    async def _open(cls, source: ConfigSource, name: str | None, settings: EngineSettings | None) -> Lab:
+    async def _open(cls, source: ConfigSource, name: str | None, settings: EngineSettings | None,
+                    record: str | Path | None = None) -> Lab:
         config_manager, config = await _load(source)
         key = name or (str(config.path) if config.path is not None else DICT_KEY)
         previous = _RUNNING.get(key)
@@ -114,6 +118,8 @@ class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin):
         _RUNNING[key] = lab
         try:
             lab._open_storage()  # after the previous lab saved its state and closed its journal
+            if record is not None:  # before the devices: the recording holds their first readings
+                await lab.record(record)
             lab.alarm_engine.start(journal=lab._journal)  # before the devices: sees their first readings
             for device in config.devices:
                 await lab.manager.add(device, strict=False, restored=lab.restored_for(device))
@@ -218,8 +224,11 @@ class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin):
             await self.alarm_engine.stop()  # running safe-state actions finish while the devices are connected
             await self.manager.stop()
         finally:
-            await self._close_storage()
-            self.bus.close()
+            try:
+                await self._close_history()  # ends open runs, commits every sample, closes the recording
+            finally:
+                await self._close_storage()
+                self.bus.close()
             if _RUNNING.get(self.key) is self:
                 del _RUNNING[self.key]
             log.info("lab %s stopped", self.key)

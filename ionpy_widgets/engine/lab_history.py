@@ -18,6 +18,7 @@ import asyncio
 import functools
 import importlib.metadata
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,7 +220,8 @@ class Run(RunRecord):
         meta = {"error": repr(error)} if error is not None else None
         try:
             await recorder.flush()
-            await recorder.call(recorder.store.finish_run, self.id, stopped, status, identities=identities, meta=meta)
+            await recorder.call(lambda: recorder.store.finish_run(self.id, stopped, status, identities=identities,
+                                                                  meta=meta))
         finally:
             if self in self._lab._active_runs:
                 self._lab._active_runs.remove(self)
@@ -287,6 +289,11 @@ def _driver_versions(manager: DeviceManager, providers: dict[str, list[str]]) ->
                 break
             except importlib.metadata.PackageNotFoundError:
                 continue
+        if version is None:  # an editable install maps no module to its distribution
+            try:
+                version = importlib.metadata.version(top)
+            except (importlib.metadata.PackageNotFoundError, ValueError):
+                version = getattr(sys.modules.get(top), "__version__", None)
         out[name] = {"class": f"{cls.__module__}.{cls.__qualname__}", "package": dists[0] if dists else top,
                      "version": version, "driver_version": getattr(cls, "version", None)}
     return out
