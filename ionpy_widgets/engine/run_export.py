@@ -28,12 +28,12 @@ def _for_parquet(name: str, frame: Any) -> Any:
     frame = frame.copy()
     if name == "samples" and frame["value"].dtype == object:
         # text entities: numbers stay in `value`, text goes to its own column
-        numeric = pd.to_numeric(frame["value"], errors="coerce")
-        frame["text"] = frame["value"].where(numeric.isna() & frame["value"].notna()).astype(object)
-        frame["value"] = numeric.astype("float64")
+        frame["text"] = pd.Series([v if isinstance(v, str) else None for v in frame["value"]], index=frame.index,
+                                  dtype=object)
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
     for column in frame.columns:
         if frame[column].dtype == object:
-            kinds = {type(v) for v in frame[column] if v is not None}
+            kinds = {type(v) for v in frame[column] if v is not None and not (isinstance(v, float) and v != v)}
             if kinds - {str}:
                 frame[column] = _jsonish(frame[column])
     return frame
