@@ -5,10 +5,13 @@
 
 Everything is driven by the device's entity table (narrowed to the identified model):
 
-* readings (measurements, status) with their units and alarm colouring: an entity with alarm
-  limits (HIHI/HI/LO/LOLO) gets a level in the ``alarms`` traitlet (``"hi"``, ``"lolo"``...), shown
-  as a CSS class;
-* setpoints (writable numbers) with min/max/step inputs and a Set button; a refused value
+* readings (measurements, status) with their units and alarm colouring: the live level of the
+  lab's alarm engine (limits from the driver and the device's ``alarms:`` config, with deadband and
+  delays) goes in the ``alarms`` traitlet (``"hi"``, ``"lolo"``...) and the ISA state in
+  ``alarm_states`` (``"active_unack"``...), shown as CSS classes; without an alarm engine the
+  entity table's static limits are used;
+* setpoints (writable numbers) with min/max/step inputs (narrowed to the user's own ``limits:``)
+  and a Set button; a refused value
   (``LimitError``, ``DeviceUnavailableError``...) comes back as the request's error reply and is
   shown next to the input with its hint;
 * switches (writable on/off); switching *on* an entity with ``confirm`` (output switches) is only
@@ -30,7 +33,8 @@ from typing import Any
 import traitlets
 
 from ..driver.entity import EntityDescription, Kind
-from ..engine.events import Event, ReadingEvent, SystemEvent, SystemKind
+from ..engine.events import AlarmEvent, Event, ReadingEvent, SystemEvent, SystemKind
+from ..engine.limits import narrowed
 from ..errors import IonpyError
 from .health import BenchWidget
 
@@ -97,10 +101,11 @@ class ControlPanel(BenchWidget):
     entities = traitlets.List(default_value=[]).tag(sync=True)
     values = traitlets.Dict(default_value={}).tag(sync=True)
     alarms = traitlets.Dict(default_value={}).tag(sync=True)
+    alarm_states = traitlets.Dict(default_value={}).tag(sync=True)
 
     def __init__(self, lab: Any, device_id: str, *, rate_hz: float = 10.0) -> None:
         handle = lab[device_id]  # DeviceNotFoundError with the known ids
-        super().__init__(lab, rate_hz=rate_hz, kinds=("system", "reading"), devices=[device_id],
+        super().__init__(lab, rate_hz=rate_hz, kinds=("system", "reading", "alarm"), devices=[device_id],
                          name=f"controls:{device_id}")
         self.handle = handle
         self.device = device_id
@@ -148,6 +153,8 @@ class ControlPanel(BenchWidget):
             for reading in event.readings:
                 self._values[reading.entity] = json_value(reading.value)
             return VALUES
+        if isinstance(event, AlarmEvent):
+            return VALUES
         if isinstance(event, SystemEvent):
             if event.kind in (SystemKind.DEVICE_REMOVED, SystemKind.DEVICE_ADDED):
                 self.removed = event.kind is SystemKind.DEVICE_REMOVED  # an id can come back (edit, re-add)
@@ -160,13 +167,33 @@ class ControlPanel(BenchWidget):
         table = self._table()
         if changed & {INFO, ENTITIES, "*"}:
             self.info = self._info()
-            entities = [desc.to_dict() for desc in table.values()]
+            entities = [self._entity_dict(desc) for desc in table.values()]
             if entities or self.removed:
                 self.entities = entities
         if changed & {VALUES, "*"} or ENTITIES in changed:
             self.values = dict(self._values)
+            self._flush_alarms(table)
+
+    def _flush_alarms(self, table: Mapping[str, EntityDescription]) -> None:
+        engine = getattr(self.lab, "alarm_engine", None)
+        if engine is None:
             self.alarms = {key: level for key, value in self._values.items()
                            if (level := alarm_level(table.get(key), value)) is not None}
+            return
+        engine.catch_up()  # the levels as of the values shown
+        points = {entity: p for (device, entity), p in engine.points.items() if device == self.device}
+        self.alarms = {key: p.level.value for key, p in points.items() if p.level.value != "ok"}
+        self.alarm_states = {key: p.state.value for key, p in points.items() if p.state.value != "normal"}
+
+    def _entity_dict(self, desc: EntityDescription) -> dict[str, Any]:
+        """The entity as the browser sees it: setpoint ranges narrowed to the user's own limits."""
+        data = desc.to_dict()
+        device = self.lab.manager.devices.get(self.device) if hasattr(self.lab, "manager") else None
+        limits = getattr(getattr(device, "config", None), "limits", None)
+        if limits and desc.key in limits:
+            data["min"], data["max"] = narrowed(desc, limits)
+            data["user_limits"] = dict(limits[desc.key])
+        return data
 
     # --- requests ---------------------------------------------------------------------------
     async def write(self, key: str, value: Any, confirmed: bool = False) -> dict[str, Any]:

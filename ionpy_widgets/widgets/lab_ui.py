@@ -2,7 +2,8 @@
 
     import ionpy_widgets as ion
     lab = await ion.Lab.start("lab.yaml")
-    lab.dashboard()                                   # devices, a control panel each, a chart
+    lab.dashboard()                                   # alarm badge, devices, a control panel each, a chart
+    lab.alarms()                                      # the alarm panel: active, history, ack, shelve
     lab.devices_panel()                               # the device manager alone
     lab.control("DPS5005_1")                          # one device's control panel
     lab.chart("DPS5005_1.u_out", "DPS5005_1.i_out", window="5min")
@@ -22,6 +23,7 @@ from ..driver.base import Category
 from ..engine import lab as engine_lab
 from ..engine.events import Event, SystemEvent
 from ..errors import IonpyError
+from .alarms import AlarmPanel
 from .bridge import WidgetBridge
 from .controls import ControlPanel
 from .devices import DeviceManagerWidget, EditCallback
@@ -68,6 +70,11 @@ class Lab(engine_lab.Lab):
 
         return discovery_panel(self, **kwargs)
 
+    def alarms(self, **kwargs: Any) -> AlarmPanel:
+        """The alarm panel: the alarm list and history, acknowledge, shelve, browser notifications
+        (:class:`~ionpy_widgets.widgets.alarms.AlarmPanel`; ``compact=True`` for the badge form)."""
+        return AlarmPanel(self, **kwargs)
+
     def control(self, device_id: str) -> ControlPanel:
         """The control panel of one device (readings, setpoints, switches, emergency stop)."""
         return ControlPanel(self, device_id)
@@ -93,7 +100,8 @@ class Lab(engine_lab.Lab):
         return series
 
     def dashboard(self, *, on_edit: EditCallback | None = None, window: float | str = "5min") -> Dashboard:
-        """Device manager + a control panel per device (tabs) + a chart of every PSU's u_out/i_out."""
+        """Alarm badge (opens the alarm panel) + device manager + a control panel per device (tabs) +
+        a chart of every PSU's u_out/i_out."""
         return Dashboard(self, on_edit=on_edit, window=window)
 
 
@@ -108,6 +116,8 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
         self.lab = lab
         self.window = window
         self._open_editor: EditCallback = on_edit or (lambda device_id: lab.wizard(edit=device_id))
+        #: The alarm badge with the number of active alarms; a click (or a new alarm) opens the panel.
+        self.alarms_panel = AlarmPanel(lab, compact=True)
         self.devices_panel = DeviceManagerWidget(lab, on_edit=self._edit)
         self.editor = ipywidgets.VBox()
         self.tabs = ipywidgets.Tab()
@@ -116,7 +126,8 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
         self._chart_series: list[str] = []
         self.chart_box = ipywidgets.VBox()
         self.note = ipywidgets.HTML()
-        super().__init__(children=[self.devices_panel, self.editor, self.note, self.tabs, self.chart_box],
+        super().__init__(children=[self.alarms_panel, self.devices_panel, self.editor, self.note, self.tabs,
+                                   self.chart_box],
                          layout=ipywidgets.Layout(width="100%"))
         self.add_class("ionpy-dashboard")
         self.bridge = WidgetBridge(lab, rate_hz=4.0, kinds=("device_added", "device_removed", "device_updated"),
@@ -177,7 +188,8 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]
         self.panels.clear()
         if self.chart is not None:
             self.chart.close()
-        for widget in (*self.editor.children, self.devices_panel, self.editor, self.tabs, self.chart_box, self.note):
+        for widget in (*self.editor.children, self.alarms_panel, self.devices_panel, self.editor, self.tabs,
+                       self.chart_box, self.note):
             widget.close()
         super().close()
 

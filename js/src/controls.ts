@@ -337,8 +337,14 @@ export function controlsView({ model, el, client }: ViewContext): Cleanup {
 
   const syncAlarms = () => {
     const alarms = (model.get("alarms") || {}) as Record<string, string>;
+    const states = (model.get("alarm_states") || {}) as Record<string, string>;
     body.querySelectorAll<HTMLElement>(".ionpy-reading").forEach((row) => {
       const level = alarms[row.dataset.key ?? ""] ?? "";
+      const state = states[row.dataset.key ?? ""] ?? "";
+      if ((row.dataset.alarmState ?? "") !== state) { // the engine's live state: unacknowledged blinks
+        row.dataset.alarmState = state;
+        row.classList.toggle("ionpy-alarm-unack", state === "active_unack");
+      }
       if ((row.dataset.alarm ?? "") === level) return;
       row.dataset.alarm = level;
       row.classList.remove("ionpy-alarm-hi", "ionpy-alarm-hihi", "ionpy-alarm-lo", "ionpy-alarm-lolo");
@@ -409,6 +415,7 @@ export function controlsView({ model, el, client }: ViewContext): Cleanup {
   model.on("change:entities", syncEntities);
   model.on("change:values", syncValues);
   model.on("change:alarms", syncAlarms);
+  model.on("change:alarm_states", syncAlarms);
   model.on("change:info", syncInfo);
   syncEntities();
   syncInfo();
@@ -416,6 +423,7 @@ export function controlsView({ model, el, client }: ViewContext): Cleanup {
     model.off("change:entities", syncEntities);
     model.off("change:values", syncValues);
     model.off("change:alarms", syncAlarms);
+    model.off("change:alarm_states", syncAlarms);
     model.off("change:info", syncInfo);
     banner.dispose();
   };

@@ -1,5 +1,6 @@
 // Registry of views by `_view_kind`. Each widget adds its view here.
 import type { View } from "./common";
+import { alarmsView } from "./alarms";
 import { controlsView } from "./controls";
 import { devicesView } from "./devices";
 import { discoveryView } from "./discovery";
@@ -10,4 +11,5 @@ export const views: Record<string, View> = {
   controls: controlsView,
   wizard: wizardView,
   discovery: discoveryView,
+  alarms: alarmsView,
 };

@@ -77,7 +77,7 @@ async def test_the_dashboard_follows_devices_added_and_removed(lab: Lab) -> None
         assert board.tabs.titles == ("DPS", "BAT") and [p.device for p in board.tabs.children] == ["DPS", "BAT"]
         assert board.chart is not None and board.chart_box.children == (board.chart,)
         assert [s.key for s in board.chart.series] == ["DPS.u_out", "DPS.i_out"]
-        assert board.children[0] is board.devices_panel
+        assert board.children[0] is board.alarms_panel and board.children[1] is board.devices_panel
 
         await lab.add_device({**DPS, "id": "DPS2"})
         await wait_until(lambda: board.tabs.titles == ("DPS", "BAT", "DPS2"), what="a DPS2 tab")
