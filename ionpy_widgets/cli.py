@@ -7,9 +7,10 @@
   the first stdout line is one JSON object saying where it listens, flushed at once, so scripts
   can wait for it instead of sleeping.
 * ``ionpy run <config> [--json] [--duration S] [--record PATH]`` — the engine without a notebook:
-  live readings on stdout (``--json``: one object per reading per line), availability changes on
-  stderr; ``--record`` keeps everything in a SQLite recording (one run spanning it) and prints
-  how many samples were published and stored when it stops.
+  live readings on stdout (``--json``: one object per reading per line, with its ``alarm`` level:
+  NORMAL, HI, HIHI, LO or LOLO), availability changes and alarm events on stderr; ``--record``
+  keeps everything in a SQLite recording (one run spanning it) and prints how many samples were
+  published and stored when it stops.
 
 Every error a user can cause is printed with its code, message and hint, and exits with 2.
 """
@@ -270,14 +271,23 @@ def _clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp)) + f".{int(timestamp % 1 * 1000):03d}"
 
 
-def _print_readings(event: Any, as_json: bool) -> None:
+def _print_readings(event: Any, as_json: bool, alarms: Any = None) -> None:
+    """One line per reading (``--json``, with ``alarm``: NORMAL/HI/HIHI/LO/LOLO after that reading),
+    or one line per poll; ``alarms`` is the lab's alarm engine."""
+    if alarms is not None:
+        alarms.catch_up(event)  # the alarm levels as of this very reading
+
+    def level(r: Any) -> str:
+        return alarms.level_name(r.device, r.entity) if alarms is not None else "NORMAL"
+
     if as_json:
-        sys.stdout.write("".join(json.dumps(r.to_dict(), separators=(",", ":"), default=str) + "\n"
-                                 for r in event.readings))
+        sys.stdout.write("".join(json.dumps({**r.to_dict(), "alarm": level(r)}, separators=(",", ":"), default=str)
+                                 + "\n" for r in event.readings))
     else:
         parts = []
         for r in event.readings:
             text = f"{r.entity}={_format_value(r.value)}{(' ' + r.unit) if r.unit else ''}"
+            text = text if level(r) == "NORMAL" else f"{text} [{level(r)}]"
             parts.append(text if str(r.quality) == "good" else f"{text} ({r.quality})")
         sys.stdout.write(f"{_clock(event.timestamp)} {event.device}  {'  '.join(parts)}\n")
     sys.stdout.flush()
@@ -300,10 +310,20 @@ def _print_system(event: Any, as_json: bool) -> None:
     print(f"{_clock(event.timestamp)} {line}", file=sys.stderr, flush=True)
 
 
-async def _pump_events(sub: Any, as_json: bool) -> None:
+def _print_alarm(event: Any, as_json: bool) -> None:
+    if as_json:
+        _emit_json(event.to_dict(), sys.stderr)
+    else:
+        print(f"{_clock(event.timestamp)} ALARM {event.device}.{event.entity} {event.state or event.level}: "
+              f"{event.message}", file=sys.stderr, flush=True)
+
+
+async def _pump_events(sub: Any, as_json: bool, alarms: Any = None) -> None:
     async for event in sub:
         if event.category == "reading":
-            _print_readings(event, as_json)
+            _print_readings(event, as_json, alarms)
+        elif event.category == "alarm":
+            _print_alarm(event, as_json)
         elif event.category == "system":
             _print_system(event, as_json)
 
@@ -326,8 +346,9 @@ async def _run_lab(config: Path, as_json: bool, duration: float | None, record: 
     recorder = lab.history_recorder
     if recorder is not None:  # one run spanning the whole recording (ionpy_widgets.open_run(PATH))
         await lab.run(config.stem, notes=f"ionpy run {config.name}", start=recorder.started_at).begin()
-    sub = lab.subscribe(kinds=["reading", "availability", "device_error"], name="ionpy-run")
-    printer = asyncio.get_running_loop().create_task(_pump_events(sub, as_json), name="ionpy-run-printer")
+    sub = lab.subscribe(kinds=["reading", "availability", "device_error", "alarm"], name="ionpy-run")
+    printer = asyncio.get_running_loop().create_task(_pump_events(sub, as_json, lab.alarm_engine),
+                                                     name="ionpy-run-printer")
     try:
         stopper = asyncio.ensure_future(_wait_for_stop(duration))
         done, _ = await asyncio.wait({stopper, printer}, return_when=asyncio.FIRST_COMPLETED)
