@@ -67,7 +67,7 @@ def samples_frame(cols: SampleColumns, *, device: str, entity: str) -> Any:
     frame = pd.DataFrame({"timestamp": _times(pd, cols.timestamp), "value": cols.value,
                           "unit": pd.Series(cols.unit, dtype=object), "quality": pd.Series(cols.quality, dtype=object)})
     units = list(dict.fromkeys(cols.unit))
-    frame.attrs.update(device=device, entity=entity, unit=units[-1] if units else "")
+    frame.attrs.update(device=device, entity=entity, unit=cols.unit[-1] if cols.unit else "")  # the newest
     if len(units) > 1:
         frame.attrs["units"] = units
     return frame

@@ -193,3 +193,13 @@ def test_dataframes_have_utc_times_units_and_decimated_columns(store: SqliteHist
         query_history(store, "PSU", "u_out", "yesterday")
     with pytest.raises(HistoryError, match="positive integer"):
         query_history(store, "PSU", "u_out", buckets=0)
+
+
+def test_a_unit_that_changes_is_kept_per_sample(store: SqliteHistoryStore) -> None:
+    store.write_batch(readings(3, unit="V"))
+    store.write_batch(readings(3, unit="mV", start=T0 + 10))  # e.g. a range switch
+    store.write_batch(readings(2, unit="V", start=T0 + 20))
+    cols = store.query("PSU", "u_out")
+    assert cols.unit == ["V"] * 3 + ["mV"] * 3 + ["V"] * 2
+    df = query_history(store, "PSU", "u_out")
+    assert df.attrs["units"] == ["V", "mV"] and df.attrs["unit"] == "V"  # the newest sample's unit

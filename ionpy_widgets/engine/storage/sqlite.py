@@ -55,31 +55,26 @@ class SqliteHistoryStore:
         except BaseException:
             self._w.close()
             raise
-        self._entity_ids: dict[tuple[str, str], int] = {
-            (d, e): i for i, d, e in self._w.execute("SELECT id, device, entity FROM entities")}
-        self._unit_ids: dict[str, int] = {s: i for i, s in self._w.execute("SELECT id, symbol FROM units")}
+        self._fast: dict[str, dict[str, tuple[int, str, int]]] = {}
 
     # --- writing ----------------------------------------------------------------------------
     def write_batch(self, samples: Iterable[Reading], events: Iterable[EventRecord] = ()) -> int:
         with self._wlock:
             conn = self._writer()
-            entity_ids, unit_ids = self._entity_ids, self._unit_ids
-            new_entities: dict[tuple[str, str], int] = {}
-            new_units: dict[str, int] = {}
+            fast = self._fast  # device -> entity -> (entity id, unit, unit id), committed rows only
+            pending: dict[tuple[str, str, str], tuple[int, int]] = {}
             codes = QUALITY_CODE
             rows: list[_Row] = []
             append = rows.append
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 for r in samples:
-                    key = (r.device, r.entity)
-                    eid = entity_ids.get(key) or new_entities.get(key)
-                    unit = r.unit
-                    uid = unit_ids.get(unit) or new_units.get(unit)
-                    if uid is None:
-                        uid = new_units[unit] = self._insert_unit(conn, unit)
-                    if eid is None:
-                        eid = new_entities[key] = self._insert_entity(conn, r, uid)
+                    try:
+                        eid, unit, uid = fast[r.device][r.entity]
+                        if unit != r.unit:
+                            raise KeyError(r.unit)
+                    except KeyError:
+                        eid, uid = self._ids(conn, r, pending)
                     v = r.value
                     t = type(v)
                     if t is float:
@@ -99,9 +94,19 @@ class SqliteHistoryStore:
                     raise StorageError(f"cannot write to the history file {self.path}: {exc}",
                                        path=self.location) from exc
                 raise
-            entity_ids.update(new_entities)
-            unit_ids.update(new_units)
+            for (device, entity, unit), (eid, uid) in pending.items():  # committed: cache them
+                fast.setdefault(device, {})[entity] = (eid, unit, uid)
             return len(rows)
+
+    def _ids(self, conn: sqlite3.Connection, r: Reading,
+             pending: dict[tuple[str, str, str], tuple[int, int]]) -> tuple[int, int]:
+        """(entity id, unit id) of a reading the fast cache does not hold (inserted when new)."""
+        key = (r.device, r.entity, r.unit)
+        ids = pending.get(key)
+        if ids is None:
+            uid = self._insert_unit(conn, r.unit)
+            ids = pending[key] = (self._insert_entity(conn, r, uid), uid)
+        return ids
 
     @staticmethod
     def _insert_unit(conn: sqlite3.Connection, unit: str) -> int:
@@ -132,8 +137,7 @@ class SqliteHistoryStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise StorageError(f"cannot write to the history file {self.path}: {exc}", path=self.location) from exc
-            self._entity_ids = {(d, e): i for i, d, e in conn.execute("SELECT id, device, entity FROM entities")}
-            self._unit_ids = {s: i for i, s in conn.execute("SELECT id, symbol FROM units")}
+            self._fast = {}  # units may have changed: look the ids up again
 
     # --- runs -------------------------------------------------------------------------------
     def create_run(self, name: str, started: float, *, notes: str = "", config: Mapping[str, Any] | None = None,
