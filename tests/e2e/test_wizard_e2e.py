@@ -141,6 +141,30 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     wizard.locator(".ionpy-next").click()
     wizard.locator(".ionpy-input-id").wait_for(timeout=T)
     assert wizard.locator(".ionpy-input-id").input_value() == "DPS5005_2"
+    # edit mode from a new cell: prefilled at the identity step, the connection is not probed again
+    check_cell.locator(".jp-InputArea-prompt").click()
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:insert-cell-below'); }")
+    page.locator(".jp-Cell.jp-mod-active .cm-content").last.wait_for(timeout=T)
+    page.locator(".jp-Cell.jp-mod-active .cm-content").last.click()
+    page.keyboard.type('lab.wizard(edit="DPS5005_1")')
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-cell'); }")
+    editor = page.locator(".ionpy-wizard", has_text="Edit DPS5005_1")
+    editor.wait_for(timeout=T)
+    assert editor.locator(".ionpy-input-id").input_value() == "DPS5005_1"
+    editor.locator("input[placeholder^='e.g. Bench 2']").fill("bench 2")
+    shot(editor, "e1-edit-identity")
+    editor.locator(".ionpy-next").click()
+    editor.locator(".ionpy-input-port").wait_for(timeout=T)
+    assert editor.locator(".ionpy-input-port").input_value() == pty
+    editor.locator(".ionpy-next").click()
+    editor.locator(".ionpy-probe-status", has_text="unchanged").wait_for(timeout=T)
+    editor.locator(".ionpy-next").click()
+    editor.locator(".ionpy-diff").wait_for(timeout=T)
+    assert "+    location: bench 2" in editor.locator(".ionpy-diff").inner_text()
+    assert 'await lab.update_device("DPS5005_1"' in editor.locator(".ionpy-python").inner_text()
+    editor.locator(".ionpy-add-button", has_text="Save changes").click()
+    editor.locator(".ionpy-done", has_text="DPS5005_1 updated (state: online)").wait_for(timeout=T)
+    shot(editor, "e2-edit-saved")
 
 
 def test_a_failing_probe_shows_its_hint(page, lab_server):
@@ -232,6 +256,14 @@ def test_the_wizard_works_from_the_keyboard(page, lab_server):
     page.keyboard.press("Enter")  # Enter on the last step adds the device
     wizard.locator(".ionpy-done", has_text="DPS5005_1 added and online").wait_for(timeout=T)
     shot(wizard, "k3-added")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=T)
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=T)  # the theme switch overlay
+    assert wizard.locator(".ionpy-stepbar-link").count() == 0  # once added, no way back into the steps
+    shot(wizard, "k4-dark-added")
+    wizard.locator(".ionpy-add-another").click()
+    wizard.locator(".ionpy-tile").first.wait_for(timeout=T)
+    shot(wizard, "k5-dark-catalogue")
 
 
 DISCOVERY_SETUP = """
@@ -288,6 +320,12 @@ def test_discovery_panel_opens_the_wizard_prefilled(page, lab_server):
     wizard.locator("button", has_text="Test connection").click()
     wizard.locator(".ionpy-latency .ionpy-msg-ok", has_text="open").wait_for(timeout=T)
     shot(wizard, "d5-tcp")
+    wizard.locator(".ionpy-tab", has_text="VISA").click()  # the driver's other blueprint
+    wizard.locator("button", has_text="List local resources").click()
+    wizard.locator(".ionpy-visa tbody tr").first.wait_for(timeout=T)
+    shot(wizard, "d5b-visa")
+    wizard.locator(".ionpy-tab", has_text="TCP").click()  # typed params come back with the tab
+    assert wizard.locator("input[placeholder^='192.168.1.50 or']").input_value() == "127.0.0.1"
     wizard.locator(".ionpy-next").click()
     wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
     shot(wizard, "d6-probe")

@@ -232,7 +232,8 @@ function visaPanel(p: PanelCtx): Panel {
       const data = await ctx.client.request<ScanData<VisaItem>>("list_visa", { network }, { timeout: 60000 });
       items = data.items;
       setError(errors, data.error);
-      status.textContent = items.length ? data.note : `${STRINGS.noVisa} ${data.note}`;
+      const scope = network ? "" : STRINGS.visaLocal;  // the kernel's note speaks Python (network=True)
+      status.textContent = items.length ? scope : `${STRINGS.noVisa} ${scope}`;
     } catch (err) {
       setError(errors, toInfo(err));
       status.textContent = "";
@@ -241,7 +242,9 @@ function visaPanel(p: PanelCtx): Panel {
     body.replaceChildren(...items.map((it, i) => h("tr", { tabindex: "0", dataset: { pick: String(i) },
       class: it.resource === p.params().resource ? "ionpy-picked" : "" },
     h("td", { class: "ionpy-mono" }, it.resource), h("td", {}, it.interface),
-    h("td", {}, identityText(it.idn) || it.error?.message || it.note || "—"), h("td", {}, likely(it.hints) || "—"))));
+    h("td", { title: it.error?.message || it.note || undefined },
+      identityText(it.idn) || (it.error ? STRINGS.noAnswer : it.note ? STRINGS.notAsked : "—")),
+    h("td", {}, likely(it.hints) || "—"))));
   };
   selectableRows(body, (row) => {
     const it = items[Number(row.dataset.pick)];
