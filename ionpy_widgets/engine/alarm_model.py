@@ -30,6 +30,7 @@ must be called for a delay or a shelve to expire without a new value.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,6 +156,8 @@ class AlarmPoint:
         self.label = label or entity
         self.spec = spec
         self.level: AlarmLevel = OK
+        #: The level of the last raise (what a cleared, unacknowledged alarm was about).
+        self.raised: AlarmLevel = OK
         self.state = AlarmState.NORMAL
         self.value: float | None = None
         #: When the current level was entered (None while ok).
@@ -265,7 +268,8 @@ class AlarmPoint:
     def snapshot(self) -> dict[str, Any]:
         """What survives a restart (restored with :meth:`restore`)."""
         return {"level": self.level.value, "state": self.state.value, "since": self.since,
-                "shelved_until": self.shelved_until, "enabled": self.enabled, "value": self.value}
+                "shelved_until": self.shelved_until, "enabled": self.enabled, "value": self.value,
+                "raised": self.raised.value}
 
     def restore(self, snap: Mapping[str, Any], now: float) -> None:
         """Take over a snapshot of an earlier session: level, state, shelving and enablement. An
@@ -279,6 +283,8 @@ class AlarmPoint:
             state = AlarmState.CLEARED_UNACK if state is AlarmState.ACTIVE_UNACK else state
             state = AlarmState.NORMAL if state is AlarmState.ACTIVE_ACK else state
         self.level, self.state = level, state
+        with contextlib.suppress(ValueError):
+            self.raised = AlarmLevel(snap.get("raised") or level.value)
         self.since = snap.get("since") if level is not OK else None
         until = snap.get("shelved_until")
         self.shelved_until = float(until) if isinstance(until, int | float) and until > now else None
@@ -331,6 +337,7 @@ class AlarmPoint:
         if target is not OK and (SEVERITY[target] > SEVERITY[current] or side(target) != side(current)):
             self._leave_since = None
             self.level, self.state, self.since = target, AlarmState.ACTIVE_UNACK, now
+            self.raised = target
             return [self._change(Transition.RAISE, current, now)]
         if self._leave_since is None:
             self._leave_since = now

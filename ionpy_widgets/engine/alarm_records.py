@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 #: Journal event kind of alarm rows.
 JOURNAL_KIND = "alarm"
 #: Keys of a history row kept in a point's snapshot (what a restart restores).
-SNAPSHOT_KEYS = ("level", "state", "since", "shelved_until", "enabled", "value")
+SNAPSHOT_KEYS = ("level", "state", "since", "shelved_until", "enabled", "value", "raised")
 
 
 def _fmt(value: Any, unit: str) -> str:
@@ -66,7 +66,7 @@ def row(point: AlarmPoint, change: Change) -> dict[str, Any]:
             "previous": change.previous.value, "state": change.state.value, "value": change.value,
             "limit": change.limit, "who": change.who, "shelved": change.shelved,
             "shelved_until": change.shelved_until, "since": point.since, "enabled": point.enabled,
-            "message": message(point, change)}
+            "raised": point.raised.value, "message": message(point, change)}
 
 
 def action_row(point: AlarmPoint, level: AlarmLevel, action: str, *, ok: bool, now: float,
@@ -91,7 +91,7 @@ def action_row(point: AlarmPoint, level: AlarmLevel, action: str, *, ok: bool, n
 def event(data: Mapping[str, Any]) -> AlarmEvent:
     """The bus event of a history row."""
     extra = {k: data[k] for k in ("previous", "limit", "shelved", "shelved_until", "label", "unit", "action", "ok",
-                                  "result", "error", "since", "enabled") if k in data}
+                                  "result", "error", "since", "enabled", "raised") if k in data}
     return AlarmEvent(data["device"], data["entity"], AlarmLevel(data["level"]), data.get("value"),
                       data.get("message", ""), data["time"], data["transition"], data["state"], data.get("who", ""),
                       extra)

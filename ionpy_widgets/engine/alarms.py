@@ -281,7 +281,8 @@ class AlarmEngine:
         now = self.clock()
         return {"device": point.device, "entity": point.entity, "label": point.label, "unit": point.unit,
                 "level": point.level.value, "alarm": level_name(point.level), "state": point.state.value,
-                "value": point.value, "since": point.since, "limit": point.spec.limit(point.level),
+                "raised": point.raised.value, "value": point.value, "since": point.since,
+                "limit": point.spec.limit(point.level if point.level.value != "ok" else point.raised),
                 "shelved": point.shelved(now), "shelved_until": point.shelved_until if point.shelved(now) else None,
                 "enabled": point.enabled, "limits": point.spec.limits(), "deadband": point.spec.deadband,
                 "on_delay": point.spec.on_delay, "off_delay": point.spec.off_delay}

@@ -48,6 +48,7 @@ interface Status {
   label: string;
   unit: string;
   level: string;
+  raised: string;
   state: string;
   value: number | null;
   since: number | null;
@@ -214,17 +215,21 @@ export function alarmsView({ model, el, client }: ViewContext): Cleanup {
     const sig = JSON.stringify(active);
     if (sig === lastActive) return;
     lastActive = sig;
-    tbody.replaceChildren(...active.map((s) => h("tr", {
-      class: `ionpy-sev-row ionpy-sev-${s.level}${s.state.endsWith("unack") ? " ionpy-unack" : ""}${s.shelved ? " ionpy-shelved" : ""}`,
-      dataset: { device: s.device, entity: s.entity, state: s.state, level: s.level } },
-    h("td", {}, severityTag(s.level)),
+    tbody.replaceChildren(...active.map((s) => {
+      const severity = s.level !== "ok" ? s.level : s.raised; // a cleared alarm keeps its severity, muted
+      const flags = [s.state.endsWith("unack") ? "ionpy-unack" : "", s.shelved ? "ionpy-shelved" : "",
+        s.level === "ok" ? "ionpy-cleared" : ""].filter(Boolean).join(" ");
+      return h("tr", { class: `ionpy-sev-row ionpy-sev-${severity} ${flags}`.trim(),
+        dataset: { device: s.device, entity: s.entity, state: s.state, level: s.level } },
+    h("td", {}, severityTag(severity)),
     h("td", {}, h("div", {}, h("strong", {}, name(s))), h("div", { class: "ionpy-sub" }, s.label)),
     h("td", { class: "ionpy-num" }, withUnit(s.value, s.unit)),
     h("td", { class: "ionpy-num" }, withUnit(s.limit, s.unit)),
     h("td", {}, h("div", {}, STRINGS.states[s.state] ?? s.state),
       s.shelved ? h("div", { class: "ionpy-sub" }, STRINGS.shelvedUntil(clock(s.shelved_until))) : null),
     h("td", {}, clock(s.since)),
-    h("td", {}, actionsFor(s)))));
+    h("td", {}, actionsFor(s)));
+    }));
     table.hidden = !active.length;
     empty.hidden = !!active.length;
   };

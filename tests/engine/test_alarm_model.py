@@ -45,7 +45,7 @@ def test_levels_and_the_isa_states_through_raise_escalate_clear_and_acknowledge(
     assert feed(p, clock, 12.0) == [("clear", "ok", "normal")]
     # unacknowledged and back to normal: cleared_unack until acknowledged
     assert feed(p, clock, 0.4, 2.0) == [("raise", "lolo", "active_unack"), ("clear", "ok", "cleared_unack")]
-    assert p.unacknowledged and not p.active
+    assert p.unacknowledged and not p.active and p.raised is LOLO  # what the cleared alarm was about
     changes = p.acknowledge(clock(), "code")
     assert [(c.transition, c.state, c.who) for c in changes] == [(Transition.ACKNOWLEDGE, AlarmState.NORMAL, "code")]
     assert p.acknowledge(clock(), "code") == []  # nothing to acknowledge
@@ -158,7 +158,7 @@ def test_snapshot_and_restore_keep_an_unacknowledged_alarm_across_a_restart() ->
     snap = p.snapshot()
     again = point(hihi=13.0, hi=12.5)
     again.restore(snap, clock(10))
-    assert (again.level, again.state, again.since) == (HIHI, AlarmState.ACTIVE_UNACK, p.since)
+    assert (again.level, again.state, again.since, again.raised) == (HIHI, AlarmState.ACTIVE_UNACK, p.since, HIHI)
     assert again.shelved(clock.now)
     assert feed(again, clock, 13.4) == []  # still HIHI: confirmed, no second raise
     assert feed(again, clock, 12.0) == [("clear", "ok", "cleared_unack")]

@@ -139,7 +139,8 @@ async def test_over_voltage_hi_then_hihi_with_delays_output_off_ack_clear_and_re
     lab = await Lab.start(config, settings=FAST)
     try:
         assert rows(lab.alarm_history(limit=None)) == rows(before)
-        assert lab.alarm_state["DPS.u_out"]["state"] == "cleared_unack"
+        state = lab.alarm_state["DPS.u_out"]
+        assert (state["state"], state["raised"], state["limit"]) == ("cleared_unack", "hihi", 13.0)
         await lab.wait_online()
         await wait_until(lambda: lab["DPS"].read("u_out") is not None, what="a reading")
         assert lab.alarm_state["DPS.u_out"]["state"] == "cleared_unack"  # the new 0 V reading changes nothing
