@@ -17,13 +17,15 @@ from . import errors
 
 if TYPE_CHECKING:
     from .driver.base import Driver
-    from .driver.entity import EntityDescription
+    from .driver.entity import AlarmLimits, EntityDescription
     from .driver.reading import Quality, Reading
     from .driver.registry import register as register_driver
+    from .engine.alarm_model import AlarmState
     from .engine.config_manager import ConfigManager
     from .engine.journal import Journal
     from .engine.runs import RunRecord, list_runs, open_run
     from .engine.state import StateManager
+    from .widgets.alarms import AlarmPanel
     from .widgets.lab_ui import Lab
 
 __version__ = "0.1.0"
@@ -42,6 +44,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "open_run": (".engine.runs", "open_run"),
     "list_runs": (".engine.runs", "list_runs"),
     "RunRecord": (".engine.runs", "RunRecord"),
+    "AlarmPanel": (".widgets.alarms", "AlarmPanel"),
+    "AlarmState": (".engine.alarm_model", "AlarmState"),
+    "AlarmLimits": (".driver.entity", "AlarmLimits"),
 }
 
 
@@ -81,6 +86,10 @@ __all__ = [  # noqa: RUF022 - grouped by topic on purpose, sorted within each gr
     "list_runs",
     "open_run",
 
+    # alarms: lab.alarms(), lab.alarm_state, lab.acknowledge(...), lab.shelve(...)
+    "AlarmPanel",
+    "AlarmState",
+
     # errors (``ionpy_widgets.errors.LimitError`` ...)
     "errors",
 
@@ -89,6 +98,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic on purpose, sorted within each gr
     "Reading",
 
     # writing drivers
+    "AlarmLimits",
     "Driver",
     "EntityDescription",
     "register_driver",
