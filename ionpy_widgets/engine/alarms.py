@@ -157,6 +157,8 @@ class AlarmEngine:
             key = (device_id, entity)
             point = self.points.get(key)
             if point is not None:
+                if spec.enabled != point.spec.enabled:  # `enabled:` changed in the config
+                    self._apply(point, point.enable(now, "config") if spec.enabled else point.disable(now, "config"))
                 point.reconfigure(spec)
                 continue
             desc = entities[entity]

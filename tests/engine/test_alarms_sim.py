@@ -219,3 +219,18 @@ async def test_journey_4_lolo_switches_the_load_off_by_itself() -> None:
         assert lab["BAT"].read("soc") == pytest.approx(soc, abs=0.05)  # the load stays off: no more discharge
         action = [r for r in lab.alarm_history() if r["transition"] == "action"]
         assert action[-1]["ok"] is True and action[-1]["level"] == "lolo"
+
+
+async def test_changing_the_alarm_config_of_a_running_device_keeps_its_state() -> None:
+    async with Lab.start({"devices": [{**BATTERY, "alarms": {"soc": {"lo": 20}}}]}, name="alarm-update",
+                         settings=FAST) as lab:
+        await lab.wait_online()
+        await wait_until(lambda: lab.alarm_state["BAT.soc"]["state"] == "active_unack", what="LO raised")
+        since = lab.alarm_state["BAT.soc"]["since"]
+        await lab.update_device("BAT", {**BATTERY, "alarms": {"soc": {"lo": 30, "deadband": 1}}})
+        state = lab.alarm_state["BAT.soc"]
+        assert (state["state"], state["since"], state["limits"], state["deadband"]) == \
+            ("active_unack", since, {"lo": 30.0, "lolo": 10.0}, 1.0)
+        await lab.update_device("BAT", {**BATTERY, "alarms": {"soc": {"enabled": False}}})
+        assert lab.alarm_state["BAT.soc"]["enabled"] is False and lab.active_alarms == []
+        assert (lab.alarm_history()[-1]["transition"], lab.alarm_history()[-1]["who"]) == ("disable", "config")
