@@ -9,6 +9,7 @@ Other packages add drivers with::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
 
@@ -45,12 +46,19 @@ def unregister(name: str) -> None:
     _extra.pop(name, None)
 
 
+@cache
 def _targets() -> dict[str, tuple[str, str]]:
+    """Built-ins plus entry points, read once per process (``refresh()`` re-reads them)."""
     found = {name: (target, "builtin") for name, target in BUILTIN.items()}
     for ep in entry_points(group=GROUP):
         if ep.value != found.get(ep.name, ("", ""))[0]:
             found[ep.name] = (ep.value, "entry-point")
     return found
+
+
+def refresh() -> None:
+    """Forget the cached entry points (after installing a driver package into a running kernel)."""
+    _targets.cache_clear()
 
 
 def _load(target: str) -> type[Driver]:
@@ -65,6 +73,9 @@ def get_driver(name: str) -> type[Driver]:
     if name in _extra:
         return _extra[name]
     targets = _targets()
+    if name not in targets:
+        refresh()  # a driver package may have been installed since the first look
+        targets = _targets()
     if name not in targets:
         raise UnknownDriverError(f"unknown driver {name!r}", driver=name,
                                  hint=f"Installed drivers: {', '.join(sorted(set(targets) | set(_extra)))}.")
