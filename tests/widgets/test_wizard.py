@@ -8,6 +8,7 @@ import ast
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,32 @@ async def test_list_ports_marks_ports_held_by_running_devices(lab: Lab, dps: Pty
         missing = by_path["/dev/ionpy-typed-missing"]
         assert not missing["exists"] and "does not exist" in missing["permission_hint"]
         assert data["error"] is None
+
+
+@dataclass
+class ListedPort:
+    """What pyserial's comports() reports for a USB-serial board (no such board on a test machine)."""
+
+    device: str
+    vid: int | None = None
+    pid: int | None = None
+    serial_number: str | None = None
+    manufacturer: str | None = None
+    product: str | None = None
+    description: str = ""
+    hwid: str = ""
+
+
+async def test_a_ch340_port_is_marked_as_likely_dps5005(lab: Lab, sent: list, widgets: list,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ionpy_widgets.discovery import serial as serial_discovery
+
+    board = ListedPort("/dev/ttyUSB0", 0x1A86, 0x7523, description="USB Serial", hwid="USB VID:PID=1A86:7523")
+    monkeypatch.setattr(serial_discovery, "default_list_ports", lambda: [board])
+    w = make(widgets, lab)
+    (item,) = (await ok(w, sent, "list_ports", {}))["items"]
+    assert item["usb_id"] == "1A86:7523" and item["known"]["chip"].startswith("CH340")
+    assert item["hints"][0]["driver"] == "DPS5005" and item["hints"][0]["installed"]
 
 
 async def test_check_reports_the_field_path_and_hint(lab: Lab, sent: list, widgets: list) -> None:
