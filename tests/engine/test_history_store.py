@@ -203,3 +203,18 @@ def test_a_unit_that_changes_is_kept_per_sample(store: SqliteHistoryStore) -> No
     assert cols.unit == ["V"] * 3 + ["mV"] * 3 + ["V"] * 2
     df = query_history(store, "PSU", "u_out")
     assert df.attrs["units"] == ["V", "mV"] and df.attrs["unit"] == "V"  # the newest sample's unit
+
+
+def test_both_decimation_strategies_agree(store: SqliteHistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ionpy_widgets.engine.storage import sqlite as sqlite_store
+
+    rng = np.random.default_rng(7)
+    times = np.sort(T0 + rng.uniform(0, 1000, 5000))
+    store.write_batch(Reading("D", "v", float(v), "V", float(t)) for t, v in zip(times, rng.normal(size=5000),
+                                                                              strict=True))
+    by_range = store.query_decimated("D", "v", T0 + 100, T0 + 900, 37)
+    monkeypatch.setattr(sqlite_store, "RANGE_BUCKETS", 0)
+    grouped = store.query_decimated("D", "v", T0 + 100, T0 + 900, 37)
+    for name in ("timestamp", "min", "max", "mean", "count"):
+        np.testing.assert_allclose(getattr(by_range, name), getattr(grouped, name), rtol=1e-12, err_msg=name)
+    assert by_range.count.sum() == ((times >= T0 + 100) & (times <= T0 + 900)).sum()

@@ -27,6 +27,8 @@ from .sqlite_schema import connect
 _INSERT_SAMPLE = "INSERT INTO samples (entity_id, ts, value, text, unit_id, quality) VALUES (?,?,?,?,?,?)"
 _INSERT_EVENT = "INSERT INTO events (ts, category, kind, device, entity, source, data) VALUES (?,?,?,?,?,?,?)"
 _Row = tuple[int, float, float | None, str | None, int, int]
+#: Decimations with at most this many buckets query each bucket's index range; more use GROUP BY.
+RANGE_BUCKETS = 2000
 
 
 def _kind_of(value: Any) -> str:
@@ -217,10 +219,19 @@ class SqliteHistoryStore:
         if start is None or end is None or end < start:
             return BucketColumns(start or 0.0, 0.0, empty, empty, empty, empty, np.empty(0, np.int64), unit)
         width = (end - start) / buckets if end > start else 1.0
-        rows = self._read(
-            "SELECT MIN(CAST((ts - ?1) / ?2 AS INTEGER), ?3) AS b, MIN(value), MAX(value), AVG(value), COUNT(value) "
-            "FROM samples WHERE entity_id = ?4 AND ts >= ?5 AND ts <= ?6 GROUP BY b ORDER BY b",
-            (start, width, buckets - 1, eid, start, end))
+        if buckets <= RANGE_BUCKETS:
+            # one index range per bucket: no sort of every row (about twice as fast as GROUP BY)
+            edges = [start + b * width for b in range(buckets)] + [end]
+            found = self._read_many(
+                "SELECT MIN(value), MAX(value), AVG(value), COUNT(value), COUNT(*) FROM samples "
+                "WHERE entity_id = ? AND ts >= ? AND (ts < ? OR (? AND ts = ?))",
+                [(eid, edges[b], edges[b + 1], b == buckets - 1, end) for b in range(buckets)])
+            rows = [(b, *row[:4]) for b, row in enumerate(found) if row[4]]
+        else:
+            rows = self._read(
+                "SELECT MIN(CAST((ts - ?1) / ?2 AS INTEGER), ?3) AS b, MIN(value), MAX(value), AVG(value), "
+                "COUNT(value) FROM samples WHERE entity_id = ?4 AND ts >= ?5 AND ts <= ?6 GROUP BY b ORDER BY b",
+                (start, width, buckets - 1, eid, start, end))
         cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
         index = np.asarray(cols[0], dtype=np.float64)
         return BucketColumns(float(start), float(width), start + index * width,
@@ -277,6 +288,17 @@ class SqliteHistoryStore:
                                    hint="Open it again with `open_run(path)`.")
             try:
                 return self._r.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot read the history file {self.path}: {exc}", path=self.location) from exc
+
+    def _read_many(self, sql: str, many: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """One row of ``sql`` per argument tuple, all under one hold of the read lock."""
+        with self._rlock:
+            if self._r is None:
+                raise StorageError(f"the history file {self.path} is closed", path=self.location,
+                                   hint="Open it again with `open_run(path)`.")
+            try:
+                return [self._r.execute(sql, args).fetchone() for args in many]
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot read the history file {self.path}: {exc}", path=self.location) from exc
 
