@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import logging
 import platform
 import signal
 import sys
@@ -259,9 +260,17 @@ async def _serve(sim: Any, args: argparse.Namespace, tcp: tuple[str, int] | None
 # --- run -----------------------------------------------------------------------------------------
 
 
-def _format_value(value: Any) -> str:
+def _format_value(value: Any, desc: Any = None) -> str:
+    """``value`` for a human: enum labels, numbers rounded to the entity's precision, on/off."""
     if isinstance(value, bool):
         return "on" if value else "off"
+    if desc is not None:
+        options = getattr(desc, "options", None) or {}
+        if isinstance(value, int) and value in options:
+            return str(options[value])
+        precision = getattr(desc, "precision", None)
+        if isinstance(value, float) and precision is not None:  # rounded to the entity, trailing zeros cut
+            return f"{value:.{precision}f}".rstrip("0").rstrip(".") if precision > 0 else f"{value:.0f}"
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
@@ -271,9 +280,9 @@ def _clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp)) + f".{int(timestamp % 1 * 1000):03d}"
 
 
-def _print_readings(event: Any, as_json: bool, alarms: Any = None) -> None:
+def _print_readings(event: Any, as_json: bool, alarms: Any = None, entities: Any = None) -> None:
     """One line per reading (``--json``, with ``alarm``: NORMAL/HI/HIHI/LO/LOLO after that reading),
-    or one line per poll; ``alarms`` is the lab's alarm engine."""
+    or one line per poll; ``alarms`` is the lab's alarm engine, ``entities(device)`` its entity table."""
     if alarms is not None:
         alarms.catch_up(event)  # the alarm levels as of this very reading
 
@@ -285,8 +294,9 @@ def _print_readings(event: Any, as_json: bool, alarms: Any = None) -> None:
                                  + "\n" for r in event.readings))
     else:
         parts = []
+        table = entities(event.device) if entities is not None else {}
         for r in event.readings:
-            text = f"{r.entity}={_format_value(r.value)}{(' ' + r.unit) if r.unit else ''}"
+            text = f"{r.entity}={_format_value(r.value, table.get(r.entity))}{(' ' + r.unit) if r.unit else ''}"
             text = text if level(r) == "NORMAL" else f"{text} [{level(r)}]"
             parts.append(text if str(r.quality) == "good" else f"{text} ({r.quality})")
         sys.stdout.write(f"{_clock(event.timestamp)} {event.device}  {'  '.join(parts)}\n")
@@ -318,10 +328,10 @@ def _print_alarm(event: Any, as_json: bool) -> None:
               f"{event.message}", file=sys.stderr, flush=True)
 
 
-async def _pump_events(sub: Any, as_json: bool, alarms: Any = None) -> None:
+async def _pump_events(sub: Any, as_json: bool, alarms: Any = None, entities: Any = None) -> None:
     async for event in sub:
         if event.category == "reading":
-            _print_readings(event, as_json, alarms)
+            _print_readings(event, as_json, alarms, entities)
         elif event.category == "alarm":
             _print_alarm(event, as_json)
         elif event.category == "system":
@@ -347,7 +357,11 @@ async def _run_lab(config: Path, as_json: bool, duration: float | None, record: 
     if recorder is not None:  # one run spanning the whole recording (ionpy_widgets.open_run(PATH))
         await lab.run(config.stem, notes=f"ionpy run {config.name}", start=recorder.started_at).begin()
     sub = lab.subscribe(kinds=["reading", "availability", "device_error", "alarm"], name="ionpy-run")
-    printer = asyncio.get_running_loop().create_task(_pump_events(sub, as_json, lab.alarm_engine),
+
+    def entities(device: str) -> Any:
+        return lab[device].entities if device in lab else {}
+
+    printer = asyncio.get_running_loop().create_task(_pump_events(sub, as_json, lab.alarm_engine, entities),
                                                      name="ionpy-run-printer")
     try:
         stopper = asyncio.ensure_future(_wait_for_stop(duration))
@@ -385,9 +399,45 @@ def _print_recording(stats: dict[str, Any], published_events: int, as_json: bool
 # --- parser and entry point ----------------------------------------------------------------------
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (as ``logging.lastResort`` does)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _engine_logging(level: str) -> Any:
+    """Show the package's log records at ``level`` and above on stderr for one command, then restore.
+
+    Device problems reach the user as printed events already, so the default is ``error``. A handler
+    is added only when the application has configured none (the console script)."""
+    logger = logging.getLogger("ionpy_widgets")
+    saved = logger.level
+    handler = None
+    logger.setLevel(level.upper())
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+        if handler is not None:
+            logger.removeHandler(handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ionpy", description="ionpy_widgets: lab instruments from Python.")
     parser.add_argument("--version", action="version", version=f"ionpy_widgets {__version__}")
+    parser.add_argument("--log-level", default="error", choices=["debug", "info", "warning", "error"],
+                        help="engine log messages on stderr (default: error; device events are printed anyway)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     info = sub.add_parser("info", help="version, drivers, transports and simulators")
@@ -429,10 +479,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     if getattr(args, "link", None) and not getattr(args, "serial", False):
         parser.error("--link only applies to --serial")
-    try:
-        return int(args.handler(args))
-    except IonpyError as exc:
-        _print_error(exc, as_json=getattr(args, "json", False))
-        return EXIT_ERROR
-    except KeyboardInterrupt:  # a Ctrl+C before the signal handlers were installed
-        return 130
+    with _engine_logging(args.log_level):
+        try:
+            return int(args.handler(args))
+        except IonpyError as exc:
+            _print_error(exc, as_json=getattr(args, "json", False))
+            return EXIT_ERROR
+        except KeyboardInterrupt:  # a Ctrl+C before the signal handlers were installed
+            return 130
