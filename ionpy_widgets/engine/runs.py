@@ -25,7 +25,7 @@ from .storage import EventRecord, HistoryError, HistoryStore, RunInfo, RunNotFou
 
 JOURNAL_COLUMNS = ("timestamp", "device", "entity", "value", "requested", "unit", "source", "ok", "error")
 EVENT_COLUMNS = ("timestamp", "category", "kind", "device", "entity", "source", "data")
-ALARM_COLUMNS = ("timestamp", "device", "entity", "level", "value", "message")
+ALARM_COLUMNS = ("timestamp", "device", "entity", "level", "value", "message", "transition", "state", "who")
 
 
 class RunRecord:
@@ -154,9 +154,11 @@ class RunRecord:
 
     @property
     def alarms(self) -> Any:
-        """Alarm state changes: timestamp, device, entity, level, value, message."""
+        """Alarm state changes: timestamp, device, entity, level, value, message, transition (raise,
+        clear, acknowledge, shelve, action...), state (active_unack...) and who."""
         return self._cached("alarms", lambda: _frame(pandas(), [
-            (e.timestamp, e.device, e.entity, e.data.get("level"), e.data.get("value"), e.data.get("message", ""))
+            (e.timestamp, e.device, e.entity, e.data.get("level"), e.data.get("value"), e.data.get("message", ""),
+             e.data.get("transition", ""), e.data.get("state", ""), e.data.get("who", ""))
             for e in self._events(categories=["alarm"])], ALARM_COLUMNS))
 
     @property

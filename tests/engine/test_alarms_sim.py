@@ -234,3 +234,23 @@ async def test_changing_the_alarm_config_of_a_running_device_keeps_its_state() -
         await lab.update_device("BAT", {**BATTERY, "alarms": {"soc": {"enabled": False}}})
         assert lab.alarm_state["BAT.soc"]["enabled"] is False and lab.active_alarms == []
         assert (lab.alarm_history()[-1]["transition"], lab.alarm_history()[-1]["who"]) == ("disable", "config")
+
+
+async def test_alarms_are_in_the_run_log(tmp_path: Path) -> None:
+    """Journey 4: the recording of an unattended run holds the alarm history with its transitions."""
+    from ionpy_widgets.engine.runs import open_run
+
+    recording = tmp_path / "discharge.db"
+    lab = await Lab.start({"devices": []}, name="alarm-run", settings=FAST, record=recording)
+    try:
+        async with lab.run("discharge"):
+            await lab.add_device(BATTERY)
+            await wait_until(lambda: any(r["transition"] == "action" for r in lab.alarm_history()), what="action")
+            lab.acknowledge("BAT", "soc", who="night-shift")
+    finally:
+        await lab.stop()
+    alarms = open_run(recording, "discharge").alarms
+    rows = list(zip(alarms["transition"], alarms["level"], alarms["state"], alarms["who"], strict=True))
+    assert rows[0] == ("raise", "lo", "active_unack", "engine")
+    assert ("action", "lo", "active_unack", "engine") in rows
+    assert rows[-1] == ("acknowledge", "lo", "active_ack", "night-shift")

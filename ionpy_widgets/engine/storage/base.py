@@ -83,6 +83,11 @@ class EventRecord:
         """From a :class:`~..events.SystemEvent` or :class:`~..events.AlarmEvent` (duck-typed)."""
         if event.category == "alarm":
             data = {"level": str(event.level), "value": event.value, "message": event.message}
+            for key in ("transition", "state", "who"):  # filled by the alarm engine
+                if getattr(event, key, ""):
+                    data[key] = getattr(event, key)
+            if getattr(event, "data", None):
+                data["detail"] = dict(event.data)
             return cls(float(event.timestamp), "alarm", "alarm", event.device, event.entity, None, data)
         payload = dict(event.payload)
         kind = str(event.kind)
