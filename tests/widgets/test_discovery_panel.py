@@ -104,6 +104,7 @@ async def test_serial_tab_lists_ptys_with_in_use_marks(lab: Lab, sent: list, clo
         items = {i["device"]: i for i in reply["result"]["items"]}
         assert items[held.path]["in_use_by"] == "PSU"  # listed although only the lab knows it
         assert items[free.path]["in_use_by"] == "" and items[free.path]["exists"]
+        await lab.remove_device("PSU")  # let go of the pty before it closes
 
 
 async def test_usb_and_hid_tabs_answer_even_without_devices(lab: Lab, sent: list, closing: list) -> None:

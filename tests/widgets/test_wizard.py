@@ -70,12 +70,6 @@ async def ok(widget: Any, sent: list[dict[str, Any]], kind: str, payload: dict[s
 
 
 @pytest.fixture
-async def dps() -> AsyncIterator[PtyServer]:
-    async with PtyServer(DpsSimulator()) as server:
-        yield server
-
-
-@pytest.fixture
 async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
     path = tmp_path / "lab.yaml"
     path.write_text(LAB_YAML, encoding="utf-8")
@@ -84,6 +78,13 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
         yield lab
     finally:
         await lab.stop()
+
+
+@pytest.fixture
+async def dps(lab: Lab) -> AsyncIterator[PtyServer]:
+    async with PtyServer(DpsSimulator()) as server:
+        yield server
+        await lab.stop()  # the lab's devices let go of the pty before it closes
 
 
 @pytest.fixture
