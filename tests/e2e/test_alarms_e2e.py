@@ -113,9 +113,8 @@ def test_an_alarm_appears_in_the_panel_and_the_badge_and_is_acknowledged_there(p
     action = page.locator(f"{FULL} .ionpy-history-table tr[data-transition='action']")
     action.wait_for(timeout=10_000)
     assert "outputs switched off" in action.inner_text()
-    page.wait_for_function(
-        """() => document.querySelector(".ionpy-controls[data-device='DPS5005_1'] .ionpy-switch-row[data-key='output'] [role=switch]")
-            ?.getAttribute("aria-checked") === "false" """, timeout=10_000)
+    page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch][aria-checked='false']").wait_for(
+        timeout=10_000)
     notes = page.evaluate("window.__ionpyNotes")
     assert [n["title"] for n in notes] == ["HIHI · DPS5005_1.u_out"], notes
     assert "Output voltage HIHI" in notes[0]["body"]
