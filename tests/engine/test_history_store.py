@@ -23,6 +23,7 @@ from ionpy_widgets.engine.storage import (
     SqliteHistoryStore,
     open_store,
 )
+from ionpy_widgets.engine.storage import sqlite as sqlite_store
 
 T0 = 1_700_000_000.0
 
@@ -51,6 +52,9 @@ def test_a_new_file_has_the_schema_wal_and_indexes(store: SqliteHistoryStore) ->
         plan = " ".join(str(r) for r in conn.execute(
             "EXPLAIN QUERY PLAN SELECT ts, value FROM samples WHERE entity_id = 1 AND ts BETWEEN 0 AND 1"))
         assert "samples_entity_ts" in plan
+        for sql in (sqlite_store._BUCKET_SQL, sqlite_store._LAST_BUCKET_SQL):  # each bucket: a bounded range scan
+            plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1, 0.0, 1.0)))
+            assert "entity_id=? AND ts>? AND ts<?" in plan, plan
     finally:
         conn.close()
 
@@ -206,8 +210,6 @@ def test_a_unit_that_changes_is_kept_per_sample(store: SqliteHistoryStore) -> No
 
 
 def test_both_decimation_strategies_agree(store: SqliteHistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ionpy_widgets.engine.storage import sqlite as sqlite_store
-
     rng = np.random.default_rng(7)
     times = np.sort(T0 + rng.uniform(0, 1000, 5000))
     store.write_batch(Reading("D", "v", float(v), "V", float(t)) for t, v in zip(times, rng.normal(size=5000),

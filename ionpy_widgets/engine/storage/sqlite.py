@@ -29,6 +29,10 @@ _INSERT_EVENT = "INSERT INTO events (ts, category, kind, device, entity, source,
 _Row = tuple[int, float, float | None, str | None, int, int]
 #: Decimations with at most this many buckets query each bucket's index range; more use GROUP BY.
 RANGE_BUCKETS = 2000
+_BUCKET_HEAD = "SELECT MIN(value), MAX(value), AVG(value), COUNT(value), COUNT(*) FROM samples WHERE entity_id = ? "
+#: Plain ranges, so both ends bound the index scan (an ``OR`` on ``ts`` would scan to the end each time).
+_BUCKET_SQL = _BUCKET_HEAD + "AND ts >= ? AND ts < ?"
+_LAST_BUCKET_SQL = _BUCKET_HEAD + "AND ts >= ? AND ts <= ?"
 
 
 def _kind_of(value: Any) -> str:
@@ -222,10 +226,8 @@ class SqliteHistoryStore:
         if buckets <= RANGE_BUCKETS:
             # one index range per bucket: no sort of every row (about twice as fast as GROUP BY)
             edges = [start + b * width for b in range(buckets)] + [end]
-            found = self._read_many(
-                "SELECT MIN(value), MAX(value), AVG(value), COUNT(value), COUNT(*) FROM samples "
-                "WHERE entity_id = ? AND ts >= ? AND (ts < ? OR (? AND ts = ?))",
-                [(eid, edges[b], edges[b + 1], b == buckets - 1, end) for b in range(buckets)])
+            found = self._read_many(_BUCKET_SQL, [(eid, edges[b], edges[b + 1]) for b in range(buckets - 1)])
+            found += self._read_many(_LAST_BUCKET_SQL, [(eid, edges[-2], end)])  # the last bucket holds ``end``
             rows = [(b, *row[:4]) for b, row in enumerate(found) if row[4]]
         else:
             rows = self._read(
