@@ -220,3 +220,16 @@ def test_both_decimation_strategies_agree(store: SqliteHistoryStore, monkeypatch
     for name in ("timestamp", "min", "max", "mean", "count"):
         np.testing.assert_allclose(getattr(by_range, name), getattr(grouped, name), rtol=1e-12, err_msg=name)
     assert by_range.count.sum() == ((times >= T0 + 100) & (times <= T0 + 900)).sum()
+
+
+def test_many_row_statements_keep_every_row_in_order(store: SqliteHistoryStore) -> None:
+    from ionpy_widgets.engine.storage.sqlite import MANY_ROWS
+
+    n = 2 * MANY_ROWS + 57  # two multi-row statements and 57 single rows
+    batch = [Reading("D", "v", float(i) if i % 3 else f"t{i}", "V", T0 + i, Quality.UNCERTAIN if i % 7 == 0
+                     else Quality.GOOD) for i in range(n)]
+    assert store.write_batch(batch) == n
+    cols = store.query("D", "v")
+    assert cols.timestamp.tolist() == [T0 + i for i in range(n)]
+    assert cols.value.tolist() == [r.value for r in batch]
+    assert cols.quality == [r.quality.value for r in batch]

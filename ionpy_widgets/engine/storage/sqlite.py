@@ -26,7 +26,10 @@ from .sqlite_schema import connect
 
 _INSERT_SAMPLE = "INSERT INTO samples (entity_id, ts, value, text, unit_id, quality) VALUES (?,?,?,?,?,?)"
 _INSERT_EVENT = "INSERT INTO events (ts, category, kind, device, entity, source, data) VALUES (?,?,?,?,?,?,?)"
-_Row = tuple[int, float, float | None, str | None, int, int]
+_WIDTH = 6  # columns per sample row
+#: Rows per INSERT statement (multi-row VALUES: ~1.3x plain executemany; 600 variables < SQLite's 999 limit).
+MANY_ROWS = 100
+_INSERT_MANY = _INSERT_SAMPLE.partition("VALUES")[0] + "VALUES " + ",".join(["(?,?,?,?,?,?)"] * MANY_ROWS)
 #: Decimations with at most this many buckets query each bucket's index range; more use GROUP BY.
 RANGE_BUCKETS = 2000
 _BUCKET_HEAD = "SELECT MIN(value), MAX(value), AVG(value), COUNT(value), COUNT(*) FROM samples WHERE entity_id = ? "
@@ -70,8 +73,8 @@ class SqliteHistoryStore:
             fast = self._fast  # device -> entity -> (entity id, unit, unit id), committed rows only
             pending: dict[tuple[str, str, str], tuple[int, int]] = {}
             codes = QUALITY_CODE
-            rows: list[_Row] = []
-            append = rows.append
+            flat: list[Any] = []  # the rows' values one after another: MANY_ROWS rows per statement
+            add = flat.extend
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 for r in samples:
@@ -84,12 +87,16 @@ class SqliteHistoryStore:
                     v = r.value
                     t = type(v)
                     if t is float:
-                        append((eid, r.timestamp, v, None, uid, codes[r.quality]))
+                        add((eid, r.timestamp, v, None, uid, codes[r.quality]))
                     elif t is int or t is bool:
-                        append((eid, r.timestamp, float(v), None, uid, codes[r.quality]))
+                        add((eid, r.timestamp, float(v), None, uid, codes[r.quality]))
                     else:
-                        append((eid, r.timestamp, *_split(v), uid, codes[r.quality]))
-                conn.executemany(_INSERT_SAMPLE, rows)
+                        add((eid, r.timestamp, *_split(v), uid, codes[r.quality]))
+                n = len(flat) // _WIDTH
+                full = n - n % MANY_ROWS
+                step = MANY_ROWS * _WIDTH
+                conn.executemany(_INSERT_MANY, (flat[i:i + step] for i in range(0, full * _WIDTH, step)))
+                conn.executemany(_INSERT_SAMPLE, (flat[i:i + _WIDTH] for i in range(full * _WIDTH, len(flat), _WIDTH)))
                 conn.executemany(_INSERT_EVENT, [(e.timestamp, e.category, e.kind, e.device, e.entity, e.source,
                                                   to_json(dict(e.data))) for e in events])
                 conn.execute("COMMIT")
@@ -102,7 +109,7 @@ class SqliteHistoryStore:
                 raise
             for (device, entity, unit), (eid, uid) in pending.items():  # committed: cache them
                 fast.setdefault(device, {})[entity] = (eid, unit, uid)
-            return len(rows)
+            return n
 
     def _ids(self, conn: sqlite3.Connection, r: Reading,
              pending: dict[tuple[str, str, str], tuple[int, int]]) -> tuple[int, int]:
