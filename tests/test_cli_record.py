@@ -138,3 +138,17 @@ async def test_clean_stop_loses_nothing_and_reopens(tmp_path: Path) -> None:
         assert run.identities["DPS5005_1"]["identity"]["model"] == "DPS5005"
         kinds = set(run.events["kind"])
         assert {"device_added", "availability"} <= kinds
+
+
+def test_a_file_that_is_not_a_recording_is_refused_with_a_hint(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from ionpy_widgets.cli import EXIT_ERROR, main
+
+    config = tmp_path / "bench.yaml"
+    config.write_text("devices: []\n", encoding="utf-8")
+    notes = tmp_path / "notes.sqlite"
+    notes.write_bytes(b"these are my notes, not a database" * 50)
+    assert main(["run", str(config), "--record", str(notes), "--duration", "0.1"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "error [storage_error]" in err and "not a readable SQLite file" in err and "hint:" in err
+    assert notes.read_bytes().startswith(b"these are my notes")  # left untouched
