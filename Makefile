@@ -35,6 +35,7 @@ demo: venv
 
 bench: venv
 	$(PY) benchmarks/bench_modbus_poll.py
+	$(PY) benchmarks/bench_history.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
