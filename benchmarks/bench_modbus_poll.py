@@ -199,7 +199,7 @@ def _ratios(result: dict[str, Any]) -> dict[str, float]:
         if "pymodbus" not in rows:
             continue
         base = rows["pymodbus"]
-        for ours in (name for name in rows if name.startswith("ionpy")):
+        for ours in (name for name in rows if name.startswith("ionpy") or name == "asyncio-floor"):
             ratios[f"{mode}_cpu_per_read_{ours}_over_pymodbus"] = round(
                 rows[ours]["cpu_per_read_us"] / base["cpu_per_read_us"], 3)
         if "ionpy" in rows and mode == "unpaced":

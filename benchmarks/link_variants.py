@@ -28,7 +28,7 @@ import math
 import time
 from typing import Any
 
-from modbus_clients import IonpyRawClient
+from modbus_clients import AsyncioFloorClient, IonpyRawClient
 
 from ionpy_widgets.errors import TransportError
 from ionpy_widgets.link import _CLOSED, Link
@@ -129,8 +129,8 @@ def _client(label: str, link_class: type[Link]) -> type[IonpyRawClient]:
     return type(f"Client_{link_class.__name__}", (IonpyRawClient,), {"name": label, "link_class": link_class})
 
 
-VARIANTS: dict[str, type[IonpyRawClient]] = {
+VARIANTS: dict[str, type] = {
     c.name: c for c in (_client("ionpy+timeout", TimeoutLink), _client("ionpy+precise", PreciseSilenceLink),
                         _client("ionpy+patch", PatchedLink), _client("ionpy+callback", CallbackLink),
-                        _client("ionpy+proposed", ProposedLink))
+                        _client("ionpy+proposed", ProposedLink), AsyncioFloorClient)
 }

@@ -170,5 +170,58 @@ class MinimalmodbusClient:
             self.inst.serial.close()
 
 
+class AsyncioFloorClient:
+    """A reference, not a library: the least an asyncio client can do per read on a pty — one
+    ``os.write`` of a precomputed request, ``loop.add_reader`` and one future, no CRC check, no
+    timeout. Its CPU per read is the floor under every asyncio client here."""
+
+    name = "asyncio-floor"
+    is_async = True
+    _REQUEST = bytes.fromhex("0103 0000 000d 840f")  # FC03 0x0000 x13 with its CRC (low byte first)
+    _REPLY_LEN = 5 + 2 * COUNT
+
+    def __init__(self, port: str, baud: int) -> None:
+        self.port = port
+        self.fd = -1
+        self.buf = bytearray()
+        self.waiter: Any = None
+
+    async def open(self) -> None:
+        import asyncio
+        import os
+        import tty
+
+        self.fd = os.open(self.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self.fd)
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        import os
+
+        self.buf += os.read(self.fd, 4096)
+        if len(self.buf) >= self._REPLY_LEN and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(bytes(self.buf))
+
+    async def read(self) -> Any:
+        import os
+
+        self.buf.clear()
+        self.waiter = self.loop.create_future()
+        os.write(self.fd, self._REQUEST)
+        data = await self.waiter
+        return [int.from_bytes(data[i:i + 2], "big") for i in range(3, 3 + 2 * COUNT, 2)]
+
+    check = IonpyRawClient.check
+
+    async def close(self) -> None:
+        import os
+
+        if self.fd >= 0:
+            self.loop.remove_reader(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+
+
 CLIENTS: dict[str, type] = {c.name: c for c in (IonpyRawClient, IonpyDriverClient, PymodbusClient,
                                                    MinimalmodbusClient)}
