@@ -4,7 +4,10 @@
 * a per-request timeout and bounded retries (timeouts and corrupted replies are retried,
   explicit error replies are not),
 * the framer's ``min_silence`` (Modbus t3.5) honoured before every write,
-* a reader task for streaming transports that feeds the framer and wakes it at its deadlines,
+* received bytes go straight into the framer: from the transport's ``data_received`` when it
+  offers ``set_receiver`` (serial, TCP: no reader task, no queue), else from a reader task
+  (virtual, HID); message-based transports (VISA) are read on demand; the framer is woken at its
+  deadlines by a loop timer,
 * a trace hook ``(direction, bytes, monotonic time)`` for debugging, and counters.
 """
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -73,8 +78,10 @@ class Link:
         self.clock = clock
         self.stats = LinkStats()
         self._lock = asyncio.Lock()
-        self._queue: asyncio.Queue[FrameResult | object] = asyncio.Queue()
+        self._items: deque[FrameResult | object] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._pending = False
         self._last_activity = -1e9
         self._failure: TransportError | None = None
@@ -90,14 +97,20 @@ class Link:
         if self.transport.is_open:
             await self.close()
         self._failure = None
-        self._queue = asyncio.Queue()
+        self._items.clear()
         self.framer.reset()
         await self.transport.open()
-        if self.transport.streaming:
+        if not self.transport.streaming:
+            return
+        set_receiver = getattr(self.transport, "set_receiver", None)
+        if set_receiver is not None:
+            set_receiver(self._on_data, self._on_lost)
+        else:
             self._reader = asyncio.get_running_loop().create_task(
                 self._read_loop(), name=f"ionpy-link-reader:{self.transport.describe().get('type', '?')}")
 
     async def close(self) -> None:
+        self._cancel_timer()
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
@@ -204,46 +217,79 @@ class Link:
             return item
 
     async def _next_item(self, remaining: float) -> FrameResult | object | None:
-        if not self._queue.empty():
-            return self._queue.get_nowait()
-        if self.transport.streaming:
-            try:
-                return await asyncio.wait_for(self._queue.get(), remaining)
-            except TimeoutError:
-                return None
-        # message-based transport: read on demand
+        if self._items:
+            return self._items.popleft()
+        if not self.transport.streaming:
+            return await self._read_on_demand(remaining)
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
         try:
-            data = await asyncio.wait_for(self.transport.read(), remaining)
+            async with asyncio.timeout(remaining):
+                await waiter
         except TimeoutError:
             return None
-        for result in self._feed(data):
-            self._queue.put_nowait(result)
+        finally:
+            self._waiter = None
+        return self._items.popleft() if self._items else None
+
+    async def _read_on_demand(self, remaining: float) -> FrameResult | object | None:
+        """Message-based transports (VISA): read only while a reply is awaited."""
+        try:
+            async with asyncio.timeout(remaining):
+                data = await self.transport.read()
+        except TimeoutError:
+            return None
+        self._items.extend(self._feed(data))
         deadline = self.framer.next_deadline()
-        if deadline is not None and self._queue.empty():
+        if deadline is not None and not self._items:
             await asyncio.sleep(max(0.0, deadline - self.clock()))
-            for result in self.framer.poll(self.clock()):
-                self._queue.put_nowait(result)
-        return self._queue.get_nowait() if not self._queue.empty() else None
+            self._items.extend(self.framer.poll(self.clock()))
+        return self._items.popleft() if self._items else None
 
     # --- reader -----------------------------------------------------------------------------
+    def _on_data(self, data: bytes) -> None:
+        """Bytes from the transport's ``data_received`` (callback mode)."""
+        self._dispatch(self._feed(data))
+        self._arm_deadline()
+
+    def _on_lost(self, exc: TransportError) -> None:
+        self._failure = exc
+        log.debug("link lost its transport: %s", exc)
+        self._put(_CLOSED)
+
+    def _arm_deadline(self) -> None:
+        self._cancel_timer()
+        deadline = self.framer.next_deadline()
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(loop.time() + max(0.0, deadline - self.clock()), self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        self._dispatch(self.framer.poll(self.clock()))
+        self._arm_deadline()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     async def _read_loop(self) -> None:
+        """Reader task for streaming transports without ``set_receiver``."""
         try:
             while True:
                 deadline = self.framer.next_deadline()
                 if deadline is None:
                     data = await self.transport.read()
                 else:
-                    wait = deadline - self.clock()
                     try:
-                        data = await asyncio.wait_for(self.transport.read(), max(wait, 0.0))
+                        async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
+                            data = await self.transport.read()
                     except TimeoutError:
                         self._dispatch(self.framer.poll(self.clock()))
                         continue
                 self._dispatch(self._feed(data))
         except TransportError as exc:
-            self._failure = exc
-            log.debug("link reader stopped: %s", exc)
-            self._queue.put_nowait(_CLOSED)
+            self._on_lost(exc)
 
     def _feed(self, data: bytes) -> list[FrameResult]:
         now = self.clock()
@@ -255,7 +301,7 @@ class Link:
     def _dispatch(self, results: list[FrameResult]) -> None:
         for result in results:
             if self._pending:
-                self._queue.put_nowait(result)
+                self._put(result)
             elif isinstance(result, Frame):
                 self.stats.unsolicited += 1
                 if self.on_unsolicited is not None:
@@ -267,12 +313,17 @@ class Link:
                 self.stats.frame_errors += 1
 
     # --- helpers ----------------------------------------------------------------------------
+    def _put(self, item: FrameResult | object) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _drain_stale(self) -> None:
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is _CLOSED:
-                self._queue.put_nowait(item)
-                return
+        closed = _CLOSED in self._items
+        self._items.clear()
+        if closed:
+            self._items.append(_CLOSED)
 
     def _raise_if_failed(self) -> None:
         if self._failure is not None:
@@ -281,11 +332,24 @@ class Link:
             raise TransportClosedError("link is not open", hint="Connect the device first.")
 
     async def _honour_silence(self) -> None:
+        """Wait until the bus has been silent for the framer's ``min_silence`` (Modbus t3.5).
+
+        ``asyncio.sleep`` ends in ``epoll_wait`` with its timeout rounded up to whole milliseconds
+        (a 3.65 ms t3.5 would become 4-4.7 ms), so sleep the whole milliseconds below the deadline
+        and yield to the loop for the sub-millisecond rest. Only back-to-back requests wait at all."""
         silence = getattr(self.framer, "min_silence", 0.0)
-        if silence > 0:
-            wait = self._last_activity + silence - self.clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        if silence <= 0:
+            return
+        deadline = self._last_activity + silence
+        wait = deadline - self.clock()
+        if wait <= 0:
+            return
+        whole_ms = math.floor(wait * 1000) / 1000
+        if whole_ms > 0:
+            await asyncio.sleep(whole_ms)
+        give_up = time.monotonic() + wait  # bounded even if an injected clock stands still
+        while self.clock() < deadline and time.monotonic() < give_up:  # noqa: ASYNC110 - sub-ms wait
+            await asyncio.sleep(0)
 
     def _trace(self, direction: str, data: bytes, when: float) -> None:
         if self.trace is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import (
@@ -25,6 +25,7 @@ from ..errors import (
     TransportError,
     TransportUnavailableError,
 )
+from ._stream import ByteStreamProtocol, OnData
 from .address import SerialParams
 from .base import TransportBase
 
@@ -79,8 +80,7 @@ class SerialTransport(TransportBase):
     def __init__(self, params: SerialParams) -> None:
         super().__init__()
         self.params = params
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._protocol: ByteStreamProtocol | None = None
 
     async def open(self) -> None:
         if self._open:
@@ -94,9 +94,11 @@ class SerialTransport(TransportBase):
                                             hint="pip install pyserial pyserial-asyncio-fast") from exc
         p = self.params
         try:
-            self._reader, self._writer = await serial_asyncio_fast.open_serial_connection(
-                url=p.port, baudrate=p.baudrate, bytesize=p.bytesize, parity=p.parity, stopbits=p.stopbits,
-                exclusive=p.exclusive)
+            transport, self._protocol = await serial_asyncio_fast.create_serial_connection(
+                asyncio.get_running_loop(), ByteStreamProtocol, url=p.port, baudrate=p.baudrate,
+                bytesize=p.bytesize, parity=p.parity, stopbits=p.stopbits, exclusive=p.exclusive)
+            # pyserial-asyncio-fast calls connection_made on a later loop turn: writable right away
+            self._protocol.transport = self._protocol.transport or transport
         except (serial.SerialException, OSError, ValueError) as exc:
             existing: list[str] = []
             if getattr(exc, "errno", None) in _NOT_FOUND:
@@ -106,44 +108,49 @@ class SerialTransport(TransportBase):
 
     async def close(self) -> None:
         """Close the port (idempotent). Waits until pyserial has really released the device."""
-        writer, self._writer, self._reader = self._writer, None, None
+        protocol, self._protocol = self._protocol, None
         self._open = False
-        if writer is None:
+        if protocol is None or protocol.transport is None:
             return
-        writer.close()
+        protocol.set_receiver(None)
+        protocol.transport.close()
         with contextlib.suppress(Exception):  # the loss was already reported by read/write
-            await writer.wait_closed()
+            await protocol.closed
+
+    def set_receiver(self, on_data: OnData | None, on_lost: Callable[[TransportError], None] | None = None) -> None:
+        """Deliver received bytes to ``on_data`` as they arrive (instead of buffering them for
+        ``read``); ``on_lost`` gets a :class:`TransportClosedError` once, when the port goes away."""
+        protocol = self._protocol
+        if protocol is None:
+            raise TransportClosedError(f"serial port {self.params.port} is not open")
+        protocol.set_receiver(on_data, None if on_lost is None else lambda exc: on_lost(self._lost(exc)))
+
+    def _lost(self, exc: BaseException | None) -> TransportClosedError:
+        self._open = False
+        if exc is None:
+            return TransportClosedError(f"serial port {self.params.port} closed", port=self.params.port)
+        return TransportClosedError(f"serial port {self.params.port} was lost: {exc}", port=self.params.port)
 
     async def read(self, max_bytes: int = 4096) -> bytes:
-        reader = self._reader
-        if reader is None:
+        protocol = self._protocol
+        if protocol is None:
             raise TransportClosedError(f"serial port {self.params.port} is not open")
-        try:
-            data = await reader.read(max_bytes)
-        except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
-            self._open = False
-            raise TransportClosedError(f"serial port {self.params.port} was lost: {exc}",
-                                       port=self.params.port) from exc
+        data = await protocol.read(max_bytes)
         if not data:
-            self._open = False
-            raise TransportClosedError(f"serial port {self.params.port} closed", port=self.params.port)
+            raise self._lost(protocol.lost_exc)
         return data
 
     async def write(self, data: bytes) -> None:
-        writer = self._writer
-        if writer is None or not self._open or writer.is_closing():
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or not self._open or protocol.lost:
             self._open = False
             raise TransportClosedError(f"serial port {self.params.port} is not open", port=self.params.port)
         try:
-            writer.write(data)
-            await writer.drain()
-            failed = writer.is_closing()  # pyserial-asyncio-fast aborts on a write error instead of raising
-        except (OSError, ConnectionError) as exc:
-            self._open = False
-            raise TransportClosedError(f"serial port {self.params.port} was lost: {exc}",
-                                       port=self.params.port) from exc
-        if failed:
-            self._open = False
+            protocol.transport.write(data)
+            await protocol.drain()
+        except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
+            raise self._lost(exc) from exc
+        if protocol.lost:  # pyserial-asyncio-fast aborts on a write error instead of raising
             raise TransportClosedError(f"serial port {self.params.port} was lost while writing",
                                        port=self.params.port)
 

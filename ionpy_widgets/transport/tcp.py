@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import TransportClosedError, TransportError
+from ._stream import ByteStreamProtocol, OnData
 from .address import TcpParams
 from .base import TransportBase
 
@@ -29,8 +31,7 @@ class TcpTransport(TransportBase):
     def __init__(self, params: TcpParams) -> None:
         super().__init__()
         self.params = params
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._protocol: ByteStreamProtocol | None = None
 
     @property
     def _where(self) -> str:
@@ -43,7 +44,9 @@ class TcpTransport(TransportBase):
         await self.close()  # release anything left over from a lost connection
         p = self.params
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(p.host, p.port), p.connect_timeout)
+            loop = asyncio.get_running_loop()
+            transport, protocol = await asyncio.wait_for(
+                loop.create_connection(ByteStreamProtocol, p.host, p.port), p.connect_timeout)
         except TimeoutError as exc:
             raise TransportError(
                 f"no answer from {self._where} within {p.connect_timeout:g} s",
@@ -65,52 +68,60 @@ class TcpTransport(TransportBase):
                                  hint="Check the network cable, the IP address and that this computer is on the "
                                       "instrument's subnet.",
                                  host=p.host, port=p.port) from exc
-        sock = writer.get_extra_info("socket")
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._reader, self._writer = reader, writer
+        self._protocol = protocol
         self._open = True
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
-        writer, self._writer, self._reader = self._writer, None, None
+        protocol, self._protocol = self._protocol, None
         self._open = False
-        if writer is None:
+        if protocol is None or protocol.transport is None:
             return
-        writer.close()
+        protocol.set_receiver(None)
+        protocol.transport.close()
         with contextlib.suppress(Exception):  # a reset was already reported by read/write
-            await writer.wait_closed()
+            await protocol.closed
+
+    def set_receiver(self, on_data: OnData | None, on_lost: Callable[[TransportError], None] | None = None) -> None:
+        """Deliver received bytes to ``on_data`` as they arrive (instead of buffering them for
+        ``read``); ``on_lost`` gets a :class:`TransportClosedError` once, when the peer goes away."""
+        protocol = self._protocol
+        if protocol is None:
+            raise TransportClosedError(f"connection to {self._where} is not open")
+        protocol.set_receiver(on_data, None if on_lost is None else lambda exc: on_lost(self._lost(exc)))
+
+    def _lost(self, exc: BaseException | None) -> TransportClosedError:
+        self._open = False
+        p = self.params
+        if exc is None:
+            return TransportClosedError(f"{self._where} closed the connection", host=p.host, port=p.port)
+        reason = getattr(exc, "strerror", None) or exc
+        return TransportClosedError(f"{self._where} was lost: {reason}", host=p.host, port=p.port)
 
     async def read(self, max_bytes: int = 4096) -> bytes:
-        reader = self._reader
-        if reader is None:
+        protocol = self._protocol
+        if protocol is None:
             raise TransportClosedError(f"connection to {self._where} is not open")
-        try:
-            data = await reader.read(max_bytes)
-        except OSError as exc:  # ConnectionResetError and friends
-            self._open = False
-            raise TransportClosedError(f"{self._where} was lost: {exc.strerror or exc}",
-                                       host=self.params.host, port=self.params.port) from exc
+        data = await protocol.read(max_bytes)
         if not data:
-            self._open = False
-            raise TransportClosedError(f"{self._where} closed the connection",
-                                       host=self.params.host, port=self.params.port)
+            raise self._lost(protocol.lost_exc)
         return data
 
     async def write(self, data: bytes) -> None:
-        writer = self._writer
-        if writer is None or not self._open or writer.is_closing():
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or not self._open or protocol.lost:
             self._open = False
             raise TransportClosedError(f"connection to {self._where} is not open",
                                        host=self.params.host, port=self.params.port)
         try:
-            writer.write(data)
-            await writer.drain()
+            protocol.transport.write(data)
+            await protocol.drain()
         except OSError as exc:
-            self._open = False
-            raise TransportClosedError(f"{self._where} was lost: {exc.strerror or exc}",
-                                       host=self.params.host, port=self.params.port) from exc
+            raise self._lost(exc) from exc
 
     def describe(self) -> dict[str, Any]:
         return {"type": self.type_name, "host": self.params.host, "port": self.params.port}

@@ -84,7 +84,7 @@ async def test_round_trip_with_nodelay(echo_server: LoopbackServer):
     async with TcpTransport(TcpParams("127.0.0.1", echo_server.port)) as transport:
         await transport.write(b"MEAS:VOLT?\n")
         assert await read_exactly(transport, 11) == b"MEAS:VOLT?\n"
-        sock = transport._writer.get_extra_info("socket")  # type: ignore[union-attr]
+        sock = transport._protocol.transport.get_extra_info("socket")  # type: ignore[union-attr]
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         assert transport.describe() == {"type": "tcp", "host": "127.0.0.1", "port": echo_server.port}
     assert not transport.is_open
