@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import time
 import tty
@@ -132,7 +133,23 @@ class _Pump:
         wire = (self.session.take_bytes_in() + sum(len(r) for r in replies)) * byte_time
         self._busy_until = start + wire
         payload = b"".join(replies)
-        self._loop.call_later(self._busy_until - now, self._write, payload)
+        self._at(self._busy_until, self._write, payload)
+
+    def _at(self, when: float, fn: Callable[[bytes], None], payload: bytes) -> None:
+        """Call ``fn(payload)`` at monotonic time ``when``, to within a few tens of µs.
+
+        ``call_later`` ends in ``epoll_wait`` with its timeout rounded up to whole milliseconds
+        (a 40.625 ms reply would leave at 41-41.7 ms), so wait the whole milliseconds below ``when``
+        and re-check on the next loop turns for the rest."""
+        delay = when - time.monotonic()
+        if delay <= 0:
+            fn(payload)
+            return
+        whole_ms = math.floor(delay * 1000) / 1000
+        if whole_ms > 0:
+            self._loop.call_later(whole_ms, self._at, when, fn, payload)
+        else:
+            self._loop.call_soon(self._at, when, fn, payload)
 
     def close(self) -> None:
         if self._timer is not None:
