@@ -205,6 +205,8 @@ class ExceptionResponseError(ProtocolError):
 
 class FramingError(ProtocolError):
     code = "protocol_framing"
+    default_hint = ("The reply was malformed or incomplete: a baud-rate mismatch, a wrong framing setting or "
+                    "electrical noise is the usual cause.")
 
 
 __all__ = [
