@@ -10,14 +10,18 @@ garbage collector's heap is frozen after building them, the same way for every c
   ``synchronous=NORMAL``) until ``await recorder.flush()`` returns, i.e. everything is committed.
   The loop's longest gap (a ticker every 2 ms) is reported too.
 * **raw executemany ceiling** — precomputed ``(entity_id, ts, value, text, unit_id, quality)``
-  tuples into the same table with the same index and pragmas, 50 000 rows per transaction (the
-  recorder's batch size): the best SQLite can do for this layout from Python.
+  tuples into a one-row-per-sample table (the schema version 1 ``samples`` table with its
+  ``(entity_id, ts)`` index, created in a history file so the pragmas are the same), 50 000 rows
+  per transaction (the recorder's batch size): the best SQLite can do for *one row per sample*
+  from Python. Since schema version 2 the recorder stores chunks (one row per series and batch,
+  BLOB columns), so this ceiling is a fixed yardstick of the old layout, not of the new one.
 * **QCoDeS** — ``Measurement`` with a time setpoint and the 10 entities as dependent parameters,
   ``DataSaver.add_result`` with numpy arrays of B polls per call (``batched``; a short sweep picks
   QCoDeS's best B of 10, 100 and 1 000, which is then compared) and one poll per call
   (``per_poll``, QCoDeS's usual loop, buffered by ``write_period``). Timed from the first
   ``add_result`` until the run's context exits (committed). QCoDeS stores one *row per poll*
-  holding all 10 values; ionpy and the raw ceiling store one row per sample (with unit, quality).
+  holding all 10 values; the raw ceiling one row per sample; ionpy one chunk row per entity and
+  batch (timestamps, values, quality codes as arrays; units per chunk).
 
 The contenders run interleaved ``--repeat`` times (recorder, raw, QCoDeS, recorder, ...), so a
 change in machine load hits them alike; ratios are the median of the per-repetition ratios.
@@ -121,11 +125,20 @@ def bench_recorder(folder: Path, n_polls: int) -> dict[str, Any]:
         _thaw()
 
 
+#: The one-row-per-sample table of schema version 1 (the raw ceiling's layout).
+V1_SAMPLES = """CREATE TABLE samples (entity_id INTEGER NOT NULL, ts REAL NOT NULL, value REAL, text TEXT,
+    unit_id INTEGER, quality INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX samples_entity_ts ON samples (entity_id, ts);"""
+
+
 def bench_raw(folder: Path, n_polls: int) -> dict[str, Any]:
     path = folder / f"raw-{time.monotonic_ns()}.sqlite"
-    store = SqliteHistoryStore(path)  # same schema, same pragmas
+    store = SqliteHistoryStore(path)  # same file settings (WAL, pragmas), entities and units
     store.write_batch(_polls(1)[0].readings)
     store.close()
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.executescript(V1_SAMPLES)
+    setup.close()
     rows = _frozen(lambda: [(1 + j, T0 + i * 0.01, float(i) + j * 0.1, None, 1, 0)
                             for i in range(n_polls) for j in range(len(ENTITIES))])
     conn = sqlite3.connect(path, isolation_level=None)
@@ -183,18 +196,16 @@ def bench_qcodes(folder: Path, n_polls: int, per_call: int) -> dict[str, Any]:
 
 
 def _build_decimate_file(path: Path, n_samples: int) -> None:
-    """One entity at 10 Hz (a million samples is about 28 hours), written with executemany."""
+    """One entity at 10 Hz (a million samples is about 28 hours), written by the store in batches of
+    the recorder's size (so chunks are as the recorder writes them under load)."""
     store = SqliteHistoryStore(path)
-    store.write_batch([Reading("BAT", "voltage", 3.0, "V", T0 - 1.0)])
-    store.close()
-    conn = sqlite3.connect(path, isolation_level=None)
     try:
-        conn.execute("BEGIN")
-        conn.executemany("INSERT INTO samples (entity_id, ts, value, text, unit_id, quality) VALUES (1,?,?,NULL,1,0)",
-                         ((T0 + i * 0.1, 3.0 + (i % 3600) / 3600.0) for i in range(n_samples - 1)))
-        conn.execute("COMMIT")
+        store.write_batch([Reading("BAT", "voltage", 3.0, "V", T0 - 1.0)])
+        for k in range(0, n_samples - 1, BATCH):
+            store.write_batch([Reading("BAT", "voltage", 3.0 + (i % 3600) / 3600.0, "V", T0 + i * 0.1)
+                               for i in range(k, min(k + BATCH, n_samples - 1))])
     finally:
-        conn.close()
+        store.close()
 
 
 def bench_decimated(folder: Path, n_samples: int, buckets: int, repeat: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,26 @@ from ionpy_widgets.engine.storage import (
     HistoryError,
     HistoryStore,
     SqliteHistoryStore,
+    chunks,
     open_store,
 )
-from ionpy_widgets.engine.storage import sqlite as sqlite_store
+from ionpy_widgets.engine.storage.sqlite_schema import APPLICATION_ID, SCHEMA_VERSION
 
 T0 = 1_700_000_000.0
+#: The version 1 layout (one row per sample), to check that such files are converted.
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE units (id INTEGER PRIMARY KEY, symbol TEXT NOT NULL UNIQUE);
+CREATE TABLE entities (id INTEGER PRIMARY KEY, device TEXT NOT NULL, entity TEXT NOT NULL, unit_id INTEGER,
+    kind TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '', meta TEXT, first_ts REAL, UNIQUE (device, entity));
+CREATE TABLE samples (entity_id INTEGER NOT NULL, ts REAL NOT NULL, value REAL, text TEXT, unit_id INTEGER,
+    quality INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX samples_entity_ts ON samples (entity_id, ts);
+CREATE TABLE events (id INTEGER PRIMARY KEY, ts REAL NOT NULL, category TEXT NOT NULL, kind TEXT NOT NULL,
+    device TEXT, entity TEXT, source TEXT, data TEXT);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '', started REAL NOT NULL,
+    stopped REAL, status TEXT NOT NULL DEFAULT 'running', config TEXT, drivers TEXT, identities TEXT, meta TEXT);
+"""
 
 
 @pytest.fixture
@@ -46,17 +62,90 @@ def test_a_new_file_has_the_schema_wal_and_indexes(store: SqliteHistoryStore) ->
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"samples", "entities", "units", "events", "runs", "meta"} <= tables
-        assert "samples_entity_ts" in indexes
+        assert {"chunks", "entities", "units", "events", "runs", "meta"} <= tables and "samples" not in tables
+        assert {"chunks_entity_first", "chunks_entity_last"} <= indexes
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = " ".join(str(r) for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT ts, value FROM samples WHERE entity_id = 1 AND ts BETWEEN 0 AND 1"))
-        assert "samples_entity_ts" in plan
-        for sql in (sqlite_store._BUCKET_SQL, sqlite_store._LAST_BUCKET_SQL):  # each bucket: a bounded range scan
-            plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1, 0.0, 1.0)))
-            assert "entity_id=? AND ts>? AND ts<?" in plan, plan
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        for where in ("t_last >= 0", "t_first <= 1"):  # the chunks overlapping a span: an index range scan
+            plan = " ".join(str(r) for r in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT ts, value FROM chunks WHERE entity_id = 1 AND {where}"))
+            assert "USING INDEX chunks_entity_" in plan, plan
     finally:
         conn.close()
+
+
+def test_samples_are_stored_as_one_chunk_row_per_series_and_batch(store: SqliteHistoryStore) -> None:
+    batch = readings(5000) + readings(3000, entity="i_out", unit="A")
+    assert store.write_batch(batch) == 8000
+    conn = sqlite3.connect(store.path)
+    try:
+        rows = conn.execute("SELECT e.entity, c.t_first, c.t_last, c.n, length(c.ts), length(c.value), "
+                            "length(c.quality), c.texts FROM chunks c JOIN entities e ON e.id = c.entity_id "
+                            "ORDER BY e.entity").fetchall()
+    finally:
+        conn.close()
+    assert rows == [("i_out", T0, T0 + 2999 * 0.1, 3000, 8 * 3000, 8 * 3000, 3000, None),
+                    ("u_out", T0, T0 + 4999 * 0.1, 5000, 8 * 5000, 8 * 5000, 5000, None)]
+    assert store.count() == 8000 and store.count(T0 + 100, T0 + 200) == 2 * 1001  # exact inside a chunk
+
+
+def test_small_flushes_grow_the_last_chunk_and_out_of_order_samples_sort(store: SqliteHistoryStore) -> None:
+    for k in range(40):  # 40 flushes of 3 samples: one chunk, not 40
+        store.write_batch(readings(3, start=T0 + 3 * k * 0.1))
+    store.write_batch(readings(3, start=T0 - 10))  # earlier than the chunk: a chunk of its own
+    conn = sqlite3.connect(store.path)
+    try:
+        assert [r[0] for r in conn.execute("SELECT n FROM chunks ORDER BY id")] == [120, 3]
+    finally:
+        conn.close()
+    cols = store.query("PSU", "u_out")
+    assert len(cols) == 123 and bool(np.all(np.diff(cols.timestamp) >= 0))
+    store.write_batch([Reading("D", "v", float(i), "V", T0 + (7 * i) % 10) for i in range(10)])
+    assert store.query("D", "v").timestamp.tolist() == [T0 + i for i in range(10)]
+
+
+def test_a_version_1_file_is_converted_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(V1_SCHEMA + f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;")
+    conn.executemany("INSERT INTO units (id, symbol) VALUES (?, ?)", [(1, "V"), (2, "")])
+    conn.executemany("INSERT INTO entities (id, device, entity, unit_id, kind) VALUES (?,?,?,?,?)",
+                     [(1, "PSU", "u_out", 1, "numeric"), (2, "PSU", "mode", 2, "text")])
+    conn.executemany("INSERT INTO samples (entity_id, ts, value, text, unit_id, quality) VALUES (?,?,?,?,?,?)",
+                     [(1, T0 + i, float(i), None, 1, i % 2) for i in range(10)]
+                     + [(2, T0, None, "CV", 2, 0), (2, T0 + 1, 1.0, None, 2, 3)])
+    conn.close()
+    store = open_store(path, create=False)
+    try:
+        cols = store.query("PSU", "u_out")
+        assert cols.value.tolist() == [float(i) for i in range(10)] and cols.quality[:2] == ["good", "uncertain"]
+        assert store.query("PSU", "mode").value.tolist() == ["CV", 1.0] and store.count() == 12
+        assert store.write_batch(readings(2, start=T0 + 100)) == 2 and store.count() == 14
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "samples" not in tables and conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        conn.close()
+
+
+def test_decimating_half_a_million_samples_is_fast(store: SqliteHistoryStore) -> None:
+    n = 500_000  # benchmarks/bench_history.py times one million
+    ts = T0 + np.arange(n) * 0.1
+    values = 3.0 + (np.arange(n) % 3600) / 3600.0
+    for k in range(0, n, 50_000):  # the recorder's batch size
+        store.write_batch([Reading("BAT", "voltage", v, "V", t) for t, v in zip(ts[k:k + 50_000].tolist(),
+                                                                            values[k:k + 50_000].tolist(),
+                                                                            strict=True)])
+    started = time.perf_counter()
+    b = store.query_decimated("BAT", "voltage", None, None, 1000)
+    elapsed = time.perf_counter() - started
+    assert len(b) == 1000 and int(b.count.sum()) == n and b.min.min() == 3.0
+    assert elapsed < 0.5, elapsed
+    hour = store.query_decimated("BAT", "voltage", T0 + 3600, T0 + 7200, 100)
+    assert int(hour.count.sum()) == 36_001
 
 
 def test_values_of_every_kind_round_trip(store: SqliteHistoryStore) -> None:
@@ -209,23 +298,38 @@ def test_a_unit_that_changes_is_kept_per_sample(store: SqliteHistoryStore) -> No
     assert df.attrs["units"] == ["V", "mV"] and df.attrs["unit"] == "V"  # the newest sample's unit
 
 
-def test_both_decimation_strategies_agree(store: SqliteHistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decimation_matches_a_reference_over_overlapping_chunks(store: SqliteHistoryStore) -> None:
     rng = np.random.default_rng(7)
-    times = np.sort(T0 + rng.uniform(0, 1000, 5000))
-    store.write_batch(Reading("D", "v", float(v), "V", float(t)) for t, v in zip(times, rng.normal(size=5000),
-                                                                              strict=True))
-    by_range = store.query_decimated("D", "v", T0 + 100, T0 + 900, 37)
-    monkeypatch.setattr(sqlite_store, "RANGE_BUCKETS", 0)
-    grouped = store.query_decimated("D", "v", T0 + 100, T0 + 900, 37)
-    for name in ("timestamp", "min", "max", "mean", "count"):
-        np.testing.assert_allclose(getattr(by_range, name), getattr(grouped, name), rtol=1e-12, err_msg=name)
-    assert by_range.count.sum() == ((times >= T0 + 100) & (times <= T0 + 900)).sum()
+    times = T0 + rng.uniform(0, 1000, 5000)  # unsorted, written in 5 batches: chunks overlap in time
+    values = rng.normal(size=5000)
+    for k in range(0, 5000, 1000):
+        store.write_batch(Reading("D", "v", float(v), "V", float(t)) for t, v in zip(times[k:k + 1000],
+                                                                                  values[k:k + 1000], strict=True))
+    start, end, buckets = T0 + 100, T0 + 900, 37
+    got = store.query_decimated("D", "v", start, end, buckets)
+    width = (end - start) / buckets
+    inside = (times >= start) & (times <= end)
+    index = np.minimum(((times[inside] - start) / width).astype(int), buckets - 1)
+    picked = values[inside]
+    used = np.unique(index)
+    np.testing.assert_allclose(got.timestamp, start + used * width, rtol=1e-12)
+    np.testing.assert_allclose(got.min, [picked[index == b].min() for b in used], rtol=1e-12)
+    np.testing.assert_allclose(got.max, [picked[index == b].max() for b in used], rtol=1e-12)
+    np.testing.assert_allclose(got.mean, [picked[index == b].mean() for b in used], rtol=1e-9)
+    assert got.count.tolist() == [int((index == b).sum()) for b in used] and got.count.sum() == inside.sum()
 
 
-def test_many_row_statements_keep_every_row_in_order(store: SqliteHistoryStore) -> None:
-    from ionpy_widgets.engine.storage.sqlite import MANY_ROWS
+def test_text_and_missing_values_count_as_samples_not_numbers(store: SqliteHistoryStore) -> None:
+    store.write_batch([Reading("D", "m", v, "", T0 + i) for i, v in enumerate(["a", 2.0, None, 4.0, "b", "c"])])
+    b = store.query_decimated("D", "m", T0, T0 + 6, 3)  # buckets [0,2) [2,4) [4,6]
+    assert b.count.tolist() == [1, 1, 0] and b.mean[:2].tolist() == [2.0, 4.0] and math.isnan(b.mean[2])
+    assert store.count() == 6 and store.count(T0 + 1, T0 + 4) == 4
 
-    n = 2 * MANY_ROWS + 57  # two multi-row statements and 57 single rows
+
+def test_big_groups_split_into_chunks_keep_every_row_in_order(store: SqliteHistoryStore,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "CHUNK_MAX", 100)
+    n = 2 * 100 + 57  # two full chunks and one of 57, with texts and qualities in each
     batch = [Reading("D", "v", float(i) if i % 3 else f"t{i}", "V", T0 + i, Quality.UNCERTAIN if i % 7 == 0
                      else Quality.GOOD) for i in range(n)]
     assert store.write_batch(batch) == n
@@ -233,3 +337,8 @@ def test_many_row_statements_keep_every_row_in_order(store: SqliteHistoryStore) 
     assert cols.timestamp.tolist() == [T0 + i for i in range(n)]
     assert cols.value.tolist() == [r.value for r in batch]
     assert cols.quality == [r.quality.value for r in batch]
+    conn = sqlite3.connect(store.path)
+    try:
+        assert [r[0] for r in conn.execute("SELECT n FROM chunks ORDER BY id")] == [100, 100, 57]
+    finally:
+        conn.close()

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,15 @@ import numpy as np
 
 from ...driver.reading import Reading
 from ..atomic import StorageError
-from .base import QUALITIES, QUALITY_CODE, BucketColumns, EntityInfo, EventRecord, RunInfo, SampleColumns, to_json
-from .sqlite_schema import connect
+from . import chunks
+from .base import QUALITIES, BucketColumns, EntityInfo, EventRecord, RunInfo, SampleColumns, to_json
+from .sqlite_schema import INSERT_CHUNK, connect
 
-_INSERT_SAMPLE = "INSERT INTO samples (entity_id, ts, value, text, unit_id, quality) VALUES (?,?,?,?,?,?)"
 _INSERT_EVENT = "INSERT INTO events (ts, category, kind, device, entity, source, data) VALUES (?,?,?,?,?,?,?)"
-_WIDTH = 6  # columns per sample row
-#: Rows per INSERT statement (multi-row VALUES: ~1.3x plain executemany; 600 variables < SQLite's 999 limit).
-MANY_ROWS = 100
-_INSERT_MANY = _INSERT_SAMPLE.partition("VALUES")[0] + "VALUES " + ",".join(["(?,?,?,?,?,?)"] * MANY_ROWS)
-#: Decimations with at most this many buckets query each bucket's index range; more use GROUP BY.
-RANGE_BUCKETS = 2000
-_BUCKET_HEAD = "SELECT MIN(value), MAX(value), AVG(value), COUNT(value), COUNT(*) FROM samples WHERE entity_id = ? "
-#: Plain ranges, so both ends bound the index scan (an ``OR`` on ``ts`` would scan to the end each time).
-_BUCKET_SQL = _BUCKET_HEAD + "AND ts >= ? AND ts < ?"
-_LAST_BUCKET_SQL = _BUCKET_HEAD + "AND ts >= ? AND ts <= ?"
+_SERIES = attrgetter("device", "entity", "unit")
+#: A series' last chunk with fewer samples than this takes the next flush's samples (rewritten in place)
+#: instead of a new row being started: at 10 Hz and 4 flushes/s a chunk holds ~100 s, not 2.5 samples.
+SMALL_CHUNK = 1024
 
 
 def _kind_of(value: Any) -> str:
@@ -64,62 +59,68 @@ class SqliteHistoryStore:
         except BaseException:
             self._w.close()
             raise
-        self._fast: dict[str, dict[str, tuple[int, str, int]]] = {}
+        self._series: dict[tuple[str, str, str], int] = {}
+        #: The last chunk written per series while it is small (committed state only): new samples are
+        #: appended to it. Forgotten on reopen (a new chunk is started then).
+        self._tails: dict[tuple[int, int], tuple[int, chunks.Chunk]] = {}
 
     # --- writing ----------------------------------------------------------------------------
     def write_batch(self, samples: Iterable[Reading], events: Iterable[EventRecord] = ()) -> int:
         with self._wlock:
             conn = self._writer()
-            fast = self._fast  # device -> entity -> (entity id, unit, unit id), committed rows only
-            pending: dict[tuple[str, str, str], tuple[int, int]] = {}
-            codes = QUALITY_CODE
-            flat: list[Any] = []  # the rows' values one after another: MANY_ROWS rows per statement
-            add = flat.extend
+            tails = dict(self._tails)
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                for r in samples:
+                batch = samples if isinstance(samples, list) else list(samples)
+                if batch:
+                    keys = list(map(_SERIES, batch))
+                    known = self._series  # (device, entity, unit) -> series code (entity id << 32 | unit id)
                     try:
-                        eid, unit, uid = fast[r.device][r.entity]
-                        if unit != r.unit:
-                            raise KeyError(r.unit)
-                    except KeyError:
-                        eid, uid = self._ids(conn, r, pending)
-                    v = r.value
-                    t = type(v)
-                    if t is float:
-                        add((eid, r.timestamp, v, None, uid, codes[r.quality]))
-                    elif t is int or t is bool:
-                        add((eid, r.timestamp, float(v), None, uid, codes[r.quality]))
-                    else:
-                        add((eid, r.timestamp, *_split(v), uid, codes[r.quality]))
-                n = len(flat) // _WIDTH
-                full = n - n % MANY_ROWS
-                step = MANY_ROWS * _WIDTH
-                conn.executemany(_INSERT_MANY, (flat[i:i + step] for i in range(0, full * _WIDTH, step)))
-                conn.executemany(_INSERT_SAMPLE, (flat[i:i + _WIDTH] for i in range(full * _WIDTH, len(flat), _WIDTH)))
+                        codes = np.fromiter(map(known.__getitem__, keys), np.int64, len(keys))
+                    except KeyError:  # a series not seen yet (by this store object)
+                        for key in set(keys).difference(known):
+                            known[key] = self._code(conn, key, batch[keys.index(key)])
+                        codes = np.fromiter(map(known.__getitem__, keys), np.int64, len(keys))
+                    for code, chunk in chunks.group(batch, codes).items():
+                        self._write_series(conn, (code >> 32, code & 0xFFFFFFFF), chunk, tails)
                 conn.executemany(_INSERT_EVENT, [(e.timestamp, e.category, e.kind, e.device, e.entity, e.source,
                                                   to_json(dict(e.data))) for e in events])
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                self._series = {}  # it may hold ids of rows just rolled back
                 if isinstance(exc, sqlite3.Error):
                     raise StorageError(f"cannot write to the history file {self.path}: {exc}",
                                        path=self.location) from exc
                 raise
-            for (device, entity, unit), (eid, uid) in pending.items():  # committed: cache them
-                fast.setdefault(device, {})[entity] = (eid, unit, uid)
-            return n
+            self._tails = tails
+            return len(batch)
 
-    def _ids(self, conn: sqlite3.Connection, r: Reading,
-             pending: dict[tuple[str, str, str], tuple[int, int]]) -> tuple[int, int]:
-        """(entity id, unit id) of a reading the fast cache does not hold (inserted when new)."""
-        key = (r.device, r.entity, r.unit)
-        ids = pending.get(key)
-        if ids is None:
-            uid = self._insert_unit(conn, r.unit)
-            ids = pending[key] = (self._insert_entity(conn, r, uid), uid)
-        return ids
+    @staticmethod
+    def _write_series(conn: sqlite3.Connection, key: tuple[int, int], chunk: chunks.Chunk,
+                      tails: dict[tuple[int, int], tuple[int, chunks.Chunk]]) -> None:
+        """Store one series' new samples: appended to the series' last small chunk when they follow
+        it in time (so frequent small flushes do not leave millions of tiny chunks), else new rows."""
+        tail = tails.pop(key, None)
+        if (tail is not None and not chunk.texts and len(chunk) < SMALL_CHUNK
+                and chunk.ts[0] >= tail[1].ts[-1]):
+            merged = chunks.concat([tail[1], chunk])
+            conn.execute("UPDATE chunks SET t_first = ?, t_last = ?, n = ?, ts = ?, value = ?, quality = ?, "
+                         "texts = ? WHERE id = ?", (*merged.blobs(), tail[0]))
+            if len(merged) < SMALL_CHUNK:
+                tails[key] = (tail[0], merged)
+            return
+        for piece in chunk.split():
+            cursor = conn.execute(INSERT_CHUNK, (*key, *piece.blobs()))
+            last = (int(cursor.lastrowid or 0), piece)
+        if len(last[1]) < SMALL_CHUNK and not last[1].texts:
+            tails[key] = last
+
+    def _code(self, conn: sqlite3.Connection, key: tuple[str, str, str], r: Reading) -> int:
+        """The series code of ``(device, entity, unit)`` (entity and unit rows inserted when new)."""
+        uid = self._insert_unit(conn, key[2])
+        return (self._insert_entity(conn, r, uid) << 32) | uid
 
     @staticmethod
     def _insert_unit(conn: sqlite3.Connection, unit: str) -> int:
@@ -150,7 +151,8 @@ class SqliteHistoryStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise StorageError(f"cannot write to the history file {self.path}: {exc}", path=self.location) from exc
-            self._fast = {}  # units may have changed: look the ids up again
+            self._series = {}  # look the ids up again
+            self._tails = {}
 
     # --- runs -------------------------------------------------------------------------------
     def create_run(self, name: str, started: float, *, notes: str = "", config: Mapping[str, Any] | None = None,
@@ -196,22 +198,25 @@ class SqliteHistoryStore:
         return [EntityInfo(d, e, u, k, lbl, json.loads(m) if m else {}) for d, e, u, k, lbl, m in rows]
 
     def query(self, device: str, entity: str, start: float | None = None, end: float | None = None) -> SampleColumns:
-        where, args = _span("s.ts", start, end)
-        rows = self._read("SELECT s.ts, s.value, s.text, s.unit_id, s.quality FROM samples s "
-                          "JOIN entities e ON e.id = s.entity_id WHERE e.device = ? AND e.entity = ?"
-                          f"{where} ORDER BY s.ts", (device, entity, *args))
-        return self._columns(rows, device=device, entity=entity)
+        where, args = _overlap(start, end)
+        rows = self._read("SELECT c.unit_id, c.ts, c.value, c.quality, c.texts, 0 FROM chunks c "
+                          "JOIN entities e ON e.id = c.entity_id WHERE e.device = ? AND e.entity = ?"
+                          f"{where} ORDER BY c.t_first, c.id", (device, entity, *args))
+        return self._columns(rows, start, end, names=[(device, entity)])
 
     def query_span(self, start: float | None, end: float | None,
                    devices: Sequence[str] | None = None) -> SampleColumns:
-        where, args = _span("s.ts", start, end)
+        where, args = _overlap(start, end)
         pick, picked = "", ()
         if devices is not None:
             pick, picked = f" AND e.device IN ({','.join('?' * len(devices))})", tuple(devices)
-        rows = self._read("SELECT s.ts, s.value, s.text, s.unit_id, s.quality, e.device, e.entity FROM samples s "
-                          "JOIN entities e ON e.id = s.entity_id WHERE 1"
-                          f"{where}{pick} ORDER BY s.ts, e.device, e.entity", (*args, *picked))
-        return self._columns(rows)
+        names = self._read("SELECT e.device, e.entity, e.id FROM entities e ORDER BY e.device, e.entity")
+        rank = {eid: i for i, (_, _, eid) in enumerate(names)}  # sort key: (time, device, entity)
+        rows = self._read("SELECT c.unit_id, c.ts, c.value, c.quality, c.texts, c.entity_id FROM chunks c "
+                          f"JOIN entities e ON e.id = c.entity_id WHERE 1{where}{pick} ORDER BY c.t_first, c.id",
+                          (*args, *picked))
+        rows = [(*row[:5], rank[row[5]]) for row in rows]
+        return self._columns(rows, start, end, names=[(d, e) for d, e, _ in names])
 
     def query_decimated(self, device: str, entity: str, start: float | None, end: float | None,
                         buckets: int) -> BucketColumns:
@@ -224,28 +229,24 @@ class SqliteHistoryStore:
             return BucketColumns(start or 0.0, 0.0, empty, empty, empty, empty, np.empty(0, np.int64), "")
         eid, unit = ids[0]
         if start is None or end is None:
-            first, last = self._read("SELECT MIN(ts), MAX(ts) FROM samples WHERE entity_id = ?", (eid,))[0]
+            first, last = self._read("SELECT MIN(t_first), MAX(t_last) FROM chunks WHERE entity_id = ?", (eid,))[0]
             start = first if start is None else start
             end = last if end is None else end
         if start is None or end is None or end < start:
             return BucketColumns(start or 0.0, 0.0, empty, empty, empty, empty, np.empty(0, np.int64), unit)
+        start, end = float(start), float(end)
         width = (end - start) / buckets if end > start else 1.0
-        if buckets <= RANGE_BUCKETS:
-            # one index range per bucket: no sort of every row (about twice as fast as GROUP BY)
-            edges = [start + b * width for b in range(buckets)] + [end]
-            found = self._read_many(_BUCKET_SQL, [(eid, edges[b], edges[b + 1]) for b in range(buckets - 1)])
-            found += self._read_many(_LAST_BUCKET_SQL, [(eid, edges[-2], end)])  # the last bucket holds ``end``
-            rows = [(b, *row[:4]) for b, row in enumerate(found) if row[4]]
-        else:
-            rows = self._read(
-                "SELECT MIN(CAST((ts - ?1) / ?2 AS INTEGER), ?3) AS b, MIN(value), MAX(value), AVG(value), "
-                "COUNT(value) FROM samples WHERE entity_id = ?4 AND ts >= ?5 AND ts <= ?6 GROUP BY b ORDER BY b",
-                (start, width, buckets - 1, eid, start, end))
-        cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
-        index = np.asarray(cols[0], dtype=np.float64)
-        return BucketColumns(float(start), float(width), start + index * width,
-                             np.asarray(cols[1], dtype=np.float64), np.asarray(cols[2], dtype=np.float64),
-                             np.asarray(cols[3], dtype=np.float64), np.asarray(cols[4], dtype=np.int64), unit)
+        where, args = _overlap(start, end)
+        rows = self._read(f"SELECT ts, value FROM chunks c WHERE c.entity_id = ?{where} ORDER BY c.t_first, c.id",
+                          (eid, *args))
+        ts = np.concatenate([np.frombuffer(t, chunks.F8) for t, _ in rows]) if rows else empty
+        value = np.concatenate([np.frombuffer(v, chunks.F8) for _, v in rows]) if rows else empty
+        if ts.size > 1 and not bool(np.all(ts[1:] >= ts[:-1])):  # chunks overlapping in time
+            order = np.argsort(ts, kind="stable")
+            ts, value = ts[order], value[order]
+        lo, hi = np.searchsorted(ts, start, side="left"), np.searchsorted(ts, end, side="right")
+        index, low, high, mean, count = chunks.decimate(ts[lo:hi], value[lo:hi], start, width, buckets)
+        return BucketColumns(start, float(width), start + index * width, low, high, mean, count, unit)
 
     def events(self, start: float | None = None, end: float | None = None, *,
                categories: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> list[EventRecord]:
@@ -260,28 +261,52 @@ class SqliteHistoryStore:
                 for ts, cat, kind, dev, ent, src, data in rows]
 
     def count(self, start: float | None = None, end: float | None = None) -> int:
-        where, args = _span("ts", start, end)
-        return int(self._read(f"SELECT COUNT(*) FROM samples WHERE 1{where}", args)[0][0])
+        if start is None and end is None:
+            return int(self._read("SELECT COALESCE(SUM(n), 0) FROM chunks")[0][0])
+        lo = -math.inf if start is None else float(start)
+        hi = math.inf if end is None else float(end)
+        inside = int(self._read("SELECT COALESCE(SUM(n), 0) FROM chunks WHERE t_first >= ? AND t_last <= ?",
+                                (lo, hi))[0][0])
+        partial = self._read("SELECT ts FROM chunks WHERE t_last >= ? AND t_first <= ? "
+                             "AND NOT (t_first >= ? AND t_last <= ?)", (lo, hi, lo, hi))
+        for (blob,) in partial:  # exact: count the timestamps of chunks that straddle an end
+            ts = np.frombuffer(blob, chunks.F8)
+            inside += int(np.count_nonzero((ts >= lo) & (ts <= hi)))
+        return inside
 
-    def _columns(self, rows: list[tuple[Any, ...]], *, device: str = "", entity: str = "") -> SampleColumns:
-        units = dict(self._read("SELECT id, symbol FROM units"))  # a few rows; the writer's cache is not ours
-        n = len(rows)
-        if not n:
+    def _columns(self, rows: list[tuple[Any, ...]], start: float | None, end: float | None, *,
+                 names: Sequence[tuple[str, str]]) -> SampleColumns:
+        """Rows ``(unit id, ts, value, quality, texts, series rank)`` of chunks -> columns trimmed to
+        ``[start, end]``, sorted by time then series rank (``names[rank]`` is its device, entity)."""
+        if not rows:
             return SampleColumns([], [], np.empty(0), np.empty(0), [], [])
-        cols = list(zip(*rows, strict=True))
-        ts = np.asarray(cols[0], dtype=np.float64)
-        value: np.ndarray[Any, Any] = np.asarray(cols[1], dtype=np.float64)
-        texts = cols[2]
-        if any(t is not None for t in texts):
+        units = dict(self._read("SELECT id, symbol FROM units"))  # a few rows; the writer's cache is not ours
+        parts = [chunks.from_row(ts, value, quality, texts) for _, ts, value, quality, texts, _ in rows]
+        sizes = [len(p) for p in parts]
+        whole = chunks.concat(parts)
+        unit_ids = np.repeat(np.asarray([row[0] if row[0] is not None else -1 for row in rows]), sizes)
+        ranks = np.repeat(np.asarray([row[5] for row in rows], dtype=np.int64), sizes)
+        keep = np.ones(len(whole), dtype=bool)
+        if start is not None:
+            keep &= whole.ts >= float(start)
+        if end is not None:
+            keep &= whole.ts <= float(end)
+        order = np.flatnonzero(keep)
+        ts = whole.ts[order]
+        rank = ranks[order]
+        if ts.size > 1 and (not bool(np.all(ts[1:] >= ts[:-1])) or bool(np.any(rank != rank[0]))):
+            order = order[np.lexsort((rank, ts))]  # stable: equal keys keep their stored order
+        picked = chunks.take(whole, order)
+        value: np.ndarray[Any, Any] = picked.value
+        if picked.texts:
             value = value.astype(object)
-            for i, text in enumerate(texts):
-                if text is not None:
-                    value[i] = text
-        unit = [units.get(u, "") for u in cols[3]]
-        quality = [QUALITIES[q].value for q in cols[4]]
-        devices = list(cols[5]) if len(cols) > 5 else [device] * n
-        entities = list(cols[6]) if len(cols) > 6 else [entity] * n
-        return SampleColumns(devices, entities, ts, value, unit, quality)
+            for i, text in picked.texts.items():
+                value[i] = text
+        symbols = {u: units.get(u, "") for u in np.unique(unit_ids).tolist()}
+        unit = [symbols[u] for u in unit_ids[order].tolist()]
+        quality = np.asarray([q.value for q in QUALITIES], dtype=object)[picked.quality].tolist()
+        series = [names[r] for r in ranks[order].tolist()]
+        return SampleColumns([d for d, _ in series], [e for _, e in series], picked.ts, value, unit, quality)
 
     # --- connections ------------------------------------------------------------------------
     def _writer(self) -> sqlite3.Connection:
@@ -326,21 +351,6 @@ class SqliteHistoryStore:
         return f"<SqliteHistoryStore {self.location}{' closed' if self.closed else ''}>"
 
 
-def _split(value: Any) -> tuple[float | None, str | None]:
-    """``(value, text)`` columns for anything that is not a plain float/int/bool."""
-    if value is None:
-        return None, None
-    if isinstance(value, str):
-        return None, value
-    if isinstance(value, Real):
-        try:
-            number = float(value)
-        except (OverflowError, ValueError):
-            return None, str(value)
-        return (None if math.isnan(number) else number), None
-    return None, to_json(value)
-
-
 def _span(column: str, start: float | None, end: float | None) -> tuple[str, tuple[float, ...]]:
     where, args = "", ()
     if start is not None:
@@ -350,4 +360,14 @@ def _span(column: str, start: float | None, end: float | None) -> tuple[str, tup
     return where, args
 
 
-__all__ = ["SqliteHistoryStore"]
+def _overlap(start: float | None, end: float | None) -> tuple[str, tuple[float, ...]]:
+    """``WHERE`` terms picking the chunks that overlap ``[start, end]`` (both index range scans)."""
+    where, args = "", ()
+    if start is not None:
+        where, args = " AND c.t_last >= ?", (float(start),)
+    if end is not None:
+        where, args = where + " AND c.t_first <= ?", (*args, float(end))
+    return where, args
+
+
+__all__ = ["SMALL_CHUNK", "SqliteHistoryStore"]
