@@ -25,7 +25,7 @@ class IonpyRawClient:
 
     name = "ionpy"
     is_async = True
-    #: Link class to build (the what-if variants in link_variants.py swap it).
+    #: Link class to build (a subclass can measure a changed link).
     link_class: Any = None
 
     def __init__(self, port: str, baud: int) -> None:
@@ -224,4 +224,4 @@ class AsyncioFloorClient:
 
 
 CLIENTS: dict[str, type] = {c.name: c for c in (IonpyRawClient, IonpyDriverClient, PymodbusClient,
-                                                   MinimalmodbusClient)}
+                                                   MinimalmodbusClient, AsyncioFloorClient)}
