@@ -11,7 +11,8 @@ Three measurements, all in one run:
 
 1. **paced** — every client reads at the same fixed pace (``--pace``, default 100 reads/s); the
    CPU time (``time.process_time``) of this process per read compares like for like. Clients are
-   interleaved over ``--rounds`` rounds; the median round is reported.
+   interleaved over ``--rounds`` rounds; each client's median round is shown, and a ratio is the
+   median of the per-round ratios (each compares runs made side by side).
 2. **unpaced** — back-to-back reads: the maximum rate and the latency without wire-time emulation
    (ionpy and minimalmodbus keep the 9600-baud t3.5 silence between frames, pymodbus does not).
 3. **wire** — the simulator emulates 9600 baud 8N1 (``--baud-emulate 9600``): back-to-back reads
@@ -33,6 +34,7 @@ import io
 import json
 import platform
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -173,6 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "versions": _versions(), "commit": _commit(), "clients": clients, "pace_reads_per_s": args.pace,
             "paced_reads_per_round": args.paced_reads, "rounds": args.rounds,
             "unpaced_reads": args.unpaced_reads, "wire_reads_per_round": args.wire_reads,
+            "wire_rounds": args.wire_rounds,
             "request": "FC03 start 0x0000 count 13 slave 1 (8 B out, 31 B back)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
@@ -185,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["profile"] = _profile(sim.path, args.unpaced_reads, args.profile_out)
     if args.wire_reads:
         with SimProcess(baud_emulate=BAUD) as sim:
-            wire = _interleaved(clients, sim.path, args.rounds, args.wire_reads, None, "reads_per_s", warmup=3,
+            wire = _interleaved(clients, sim.path, args.wire_rounds, args.wire_reads, None, "reads_per_s", warmup=3,
                                 trace=True)
         for row in wire.values():
             row["fraction_of_floor"] = round(row["reads_per_s"] / FLOOR_READS_PER_S, 4)
@@ -196,17 +199,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def _ratios(result: dict[str, Any]) -> dict[str, float]:
-    """ionpy-family / pymodbus for CPU per read (paced and unpaced) and for the unpaced rate."""
-    ratios = {}
+def _ratios(result: dict[str, Any]) -> dict[str, Any]:
+    """ionpy-family / pymodbus for CPU per read and the unpaced rate. Paced: the median of the
+    per-round ratios (rounds are interleaved, so each ratio compares runs made side by side)."""
+    ratios: dict[str, Any] = {}
     for mode in ("paced", "unpaced"):
         rows = result.get(mode, {})
         if "pymodbus" not in rows:
             continue
         base = rows["pymodbus"]
         for ours in (name for name in rows if name.startswith("ionpy") or name == "asyncio-floor"):
-            ratios[f"{mode}_cpu_per_read_{ours}_over_pymodbus"] = round(
-                rows[ours]["cpu_per_read_us"] / base["cpu_per_read_us"], 3)
+            key = f"{mode}_cpu_per_read_{ours}_over_pymodbus"
+            per_round = [a / b for a, b in zip(rows[ours].get("cpu_per_read_us_rounds", []),
+                                                base.get("cpu_per_read_us_rounds", []), strict=False)]
+            if per_round:
+                ratios[key] = round(statistics.median(per_round), 3)
+                ratios[key + "_rounds"] = [round(r, 3) for r in per_round]
+            else:
+                ratios[key] = round(rows[ours]["cpu_per_read_us"] / base["cpu_per_read_us"], 3)
         if "ionpy" in rows and mode == "unpaced":
             ratios["unpaced_reads_per_s_ionpy_over_pymodbus"] = round(
                 rows["ionpy"]["reads_per_s"] / base["reads_per_s"], 3)
@@ -282,7 +292,10 @@ def print_table(result: dict[str, Any]) -> None:
                   f"  (p50 {row['latency_p50_ms']:.2f} ms{kept})")
     print("\nRatios:")
     for key, value in result["ratios"].items():
-        print(f"  {key:<52}{value:.3f}")
+        if not key.endswith("_rounds"):
+            rounds = result["ratios"].get(key + "_rounds")
+            print(f"  {key:<52}{value:.3f}" + (f"  (per round: {', '.join(f'{r:.3f}' for r in rounds)})"
+                                               if rounds else ""))
     for key, row in result.get("targets", {}).items():
         bound = f"<= {row['target_max']}" if "target_max" in row else f">= {row['target_min']}"
         print(f"  target {key}: {row['value']:.3f} (target {bound}): {'met' if row['met'] else 'MISSED'}")
@@ -300,8 +313,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--what-if", action="store_true",
                    help="also measure the what-if clients of what_if.py (changes not made, for comparison)")
     p.add_argument("--pace", type=float, default=100.0, help="reads/s for the paced CPU comparison")
-    p.add_argument("--paced-reads", type=int, default=300, help="reads per client per round (paced)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds, paced and 9600-baud (median reported)")
+    p.add_argument("--paced-reads", type=int, default=200, help="reads per client per round (paced)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved paced rounds (median reported)")
+    p.add_argument("--wire-rounds", type=int, default=3, help="interleaved 9600-baud rounds (median reported)")
     p.add_argument("--unpaced-reads", type=int, default=1000)
     p.add_argument("--wire-reads", type=int, default=60, help="reads per client per round at 9600 baud (0 skips)")
     p.add_argument("--profile", action="store_true", help="cProfile ionpy's unpaced loop")
@@ -316,7 +330,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown client(s) {', '.join(unknown)}; choose from {', '.join(CLIENTS)}")
     if args.quick:
-        args.paced_reads, args.rounds, args.unpaced_reads, args.wire_reads = 50, 1, 100, 15
+        args.paced_reads, args.rounds, args.unpaced_reads, args.wire_reads, args.wire_rounds = 50, 1, 100, 15, 1
     return args
 
 
