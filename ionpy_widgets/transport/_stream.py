@@ -9,7 +9,12 @@ receiver's ``on_lost`` or to the next ``read``/``write``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
+from typing import Any
+
+from ..errors import TransportClosedError, TransportError
+from .base import TransportBase
 
 OnData = Callable[[bytes], None]
 OnLost = Callable[[BaseException | None], None]
@@ -105,3 +110,76 @@ class ByteStreamProtocol(asyncio.Protocol):
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+class StreamTransport(TransportBase):
+    """What serial and TCP share once connected: closing, the receiver hook, reads and writes over
+    a :class:`ByteStreamProtocol`. Subclasses open the connection, set ``_protocol`` and word the
+    messages (``_not_open_text``, ``_closed_text``, ``_lost_text``, ``_details``)."""
+
+    streaming = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._protocol: ByteStreamProtocol | None = None
+
+    # --- wording ----------------------------------------------------------------------------
+    def _not_open_text(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _closed_text(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _lost_text(self, reason: object) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _details(self) -> dict[str, Any]:
+        return {}
+
+    # --- the shared part --------------------------------------------------------------------
+    async def close(self) -> None:
+        """Close (idempotent) and wait until the connection is really released."""
+        protocol, self._protocol = self._protocol, None
+        self._open = False
+        if protocol is None or protocol.transport is None:
+            return
+        protocol.set_receiver(None)
+        protocol.transport.close()
+        with contextlib.suppress(Exception):  # the loss was already reported by read/write
+            await protocol.closed
+
+    def set_receiver(self, on_data: OnData | None, on_lost: Callable[[TransportError], None] | None = None) -> None:
+        """Deliver received bytes to ``on_data`` as they arrive (instead of buffering them for
+        ``read``); ``on_lost`` gets a :class:`TransportClosedError` once, when the connection goes."""
+        protocol = self._protocol
+        if protocol is None:
+            raise TransportClosedError(self._not_open_text(), **self._details())
+        protocol.set_receiver(on_data, None if on_lost is None else lambda exc: on_lost(self._lost(exc)))
+
+    def _lost(self, exc: BaseException | None) -> TransportClosedError:
+        self._open = False
+        if exc is None:
+            return TransportClosedError(self._closed_text(), **self._details())
+        return TransportClosedError(self._lost_text(getattr(exc, "strerror", None) or exc), **self._details())
+
+    async def read(self, max_bytes: int = 4096) -> bytes:
+        protocol = self._protocol
+        if protocol is None:
+            raise TransportClosedError(self._not_open_text(), **self._details())
+        data = await protocol.read(max_bytes)
+        if not data:
+            raise self._lost(protocol.lost_exc)
+        return data
+
+    async def write(self, data: bytes) -> None:
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or not self._open or protocol.lost:
+            self._open = False
+            raise TransportClosedError(self._not_open_text(), **self._details())
+        try:
+            protocol.transport.write(data)
+            await protocol.drain()
+        except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
+            raise self._lost(exc) from exc
+        if protocol.lost:  # pyserial-asyncio-fast aborts on a write error instead of raising
+            raise self._lost(protocol.lost_exc or OSError("lost while writing"))

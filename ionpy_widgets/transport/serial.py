@@ -12,22 +12,19 @@ reports the transport as unavailable instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import (
     PortBusyError,
     PortNotFoundError,
     PortPermissionError,
-    TransportClosedError,
     TransportError,
     TransportUnavailableError,
 )
-from ._stream import ByteStreamProtocol, OnData
+from ._stream import ByteStreamProtocol, StreamTransport
 from .address import SerialParams
-from .base import TransportBase
 
 _NOT_FOUND = (errno.ENOENT, errno.ENODEV, errno.ENXIO)
 _DENIED = (errno.EACCES, errno.EPERM)
@@ -71,16 +68,14 @@ def open_error(exc: BaseException, port: str, existing_ports: Sequence[str] = ()
                           hint="Check the port settings and that the device is plugged in.", port=port)
 
 
-class SerialTransport(TransportBase):
+class SerialTransport(StreamTransport):
     """A serial port as a byte stream. ``read`` returns whatever bytes have arrived (at least one)."""
 
     type_name = "serial"
-    streaming = True
 
     def __init__(self, params: SerialParams) -> None:
         super().__init__()
         self.params = params
-        self._protocol: ByteStreamProtocol | None = None
 
     async def open(self) -> None:
         if self._open:
@@ -106,53 +101,17 @@ class SerialTransport(TransportBase):
             raise open_error(exc, p.port, existing) from exc
         self._open = True
 
-    async def close(self) -> None:
-        """Close the port (idempotent). Waits until pyserial has really released the device."""
-        protocol, self._protocol = self._protocol, None
-        self._open = False
-        if protocol is None or protocol.transport is None:
-            return
-        protocol.set_receiver(None)
-        protocol.transport.close()
-        with contextlib.suppress(Exception):  # the loss was already reported by read/write
-            await protocol.closed
+    def _not_open_text(self) -> str:
+        return f"serial port {self.params.port} is not open"
 
-    def set_receiver(self, on_data: OnData | None, on_lost: Callable[[TransportError], None] | None = None) -> None:
-        """Deliver received bytes to ``on_data`` as they arrive (instead of buffering them for
-        ``read``); ``on_lost`` gets a :class:`TransportClosedError` once, when the port goes away."""
-        protocol = self._protocol
-        if protocol is None:
-            raise TransportClosedError(f"serial port {self.params.port} is not open")
-        protocol.set_receiver(on_data, None if on_lost is None else lambda exc: on_lost(self._lost(exc)))
+    def _closed_text(self) -> str:
+        return f"serial port {self.params.port} closed"
 
-    def _lost(self, exc: BaseException | None) -> TransportClosedError:
-        self._open = False
-        if exc is None:
-            return TransportClosedError(f"serial port {self.params.port} closed", port=self.params.port)
-        return TransportClosedError(f"serial port {self.params.port} was lost: {exc}", port=self.params.port)
+    def _lost_text(self, reason: object) -> str:
+        return f"serial port {self.params.port} was lost: {reason}"
 
-    async def read(self, max_bytes: int = 4096) -> bytes:
-        protocol = self._protocol
-        if protocol is None:
-            raise TransportClosedError(f"serial port {self.params.port} is not open")
-        data = await protocol.read(max_bytes)
-        if not data:
-            raise self._lost(protocol.lost_exc)
-        return data
-
-    async def write(self, data: bytes) -> None:
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None or not self._open or protocol.lost:
-            self._open = False
-            raise TransportClosedError(f"serial port {self.params.port} is not open", port=self.params.port)
-        try:
-            protocol.transport.write(data)
-            await protocol.drain()
-        except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
-            raise self._lost(exc) from exc
-        if protocol.lost:  # pyserial-asyncio-fast aborts on a write error instead of raising
-            raise TransportClosedError(f"serial port {self.params.port} was lost while writing",
-                                       port=self.params.port)
+    def _details(self) -> dict[str, Any]:
+        return {"port": self.params.port}
 
     def describe(self) -> dict[str, Any]:
         p = self.params

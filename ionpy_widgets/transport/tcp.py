@@ -11,27 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
 from typing import Any
 
-from ..errors import TransportClosedError, TransportError
-from ._stream import ByteStreamProtocol, OnData
+from ..errors import TransportError
+from ._stream import ByteStreamProtocol, StreamTransport
 from .address import TcpParams
-from .base import TransportBase
 
 _PORT_HINT = "SCPI raw sockets are usually 5025, or 5555 for Rigol; Modbus TCP is 502"
 
 
-class TcpTransport(TransportBase):
+class TcpTransport(StreamTransport):
     """A TCP connection as a byte stream. ``read`` returns whatever bytes have arrived (at least one)."""
 
     type_name = "tcp"
-    streaming = True
 
     def __init__(self, params: TcpParams) -> None:
         super().__init__()
         self.params = params
-        self._protocol: ByteStreamProtocol | None = None
 
     @property
     def _where(self) -> str:
@@ -75,53 +71,17 @@ class TcpTransport(TransportBase):
         self._protocol = protocol
         self._open = True
 
-    async def close(self) -> None:
-        """Close the connection (idempotent)."""
-        protocol, self._protocol = self._protocol, None
-        self._open = False
-        if protocol is None or protocol.transport is None:
-            return
-        protocol.set_receiver(None)
-        protocol.transport.close()
-        with contextlib.suppress(Exception):  # a reset was already reported by read/write
-            await protocol.closed
+    def _not_open_text(self) -> str:
+        return f"connection to {self._where} is not open"
 
-    def set_receiver(self, on_data: OnData | None, on_lost: Callable[[TransportError], None] | None = None) -> None:
-        """Deliver received bytes to ``on_data`` as they arrive (instead of buffering them for
-        ``read``); ``on_lost`` gets a :class:`TransportClosedError` once, when the peer goes away."""
-        protocol = self._protocol
-        if protocol is None:
-            raise TransportClosedError(f"connection to {self._where} is not open")
-        protocol.set_receiver(on_data, None if on_lost is None else lambda exc: on_lost(self._lost(exc)))
+    def _closed_text(self) -> str:
+        return f"{self._where} closed the connection"
 
-    def _lost(self, exc: BaseException | None) -> TransportClosedError:
-        self._open = False
-        p = self.params
-        if exc is None:
-            return TransportClosedError(f"{self._where} closed the connection", host=p.host, port=p.port)
-        reason = getattr(exc, "strerror", None) or exc
-        return TransportClosedError(f"{self._where} was lost: {reason}", host=p.host, port=p.port)
+    def _lost_text(self, reason: object) -> str:
+        return f"{self._where} was lost: {reason}"
 
-    async def read(self, max_bytes: int = 4096) -> bytes:
-        protocol = self._protocol
-        if protocol is None:
-            raise TransportClosedError(f"connection to {self._where} is not open")
-        data = await protocol.read(max_bytes)
-        if not data:
-            raise self._lost(protocol.lost_exc)
-        return data
-
-    async def write(self, data: bytes) -> None:
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None or not self._open or protocol.lost:
-            self._open = False
-            raise TransportClosedError(f"connection to {self._where} is not open",
-                                       host=self.params.host, port=self.params.port)
-        try:
-            protocol.transport.write(data)
-            await protocol.drain()
-        except OSError as exc:
-            raise self._lost(exc) from exc
+    def _details(self) -> dict[str, Any]:
+        return {"host": self.params.host, "port": self.params.port}
 
     def describe(self) -> dict[str, Any]:
         return {"type": self.type_name, "host": self.params.host, "port": self.params.port}
