@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from engine_helpers import FAST, ScriptedDriver
@@ -21,3 +25,20 @@ def scripted() -> Iterator[type[ScriptedDriver]]:
 @pytest.fixture
 def fast() -> EngineSettings:
     return FAST
+
+
+@pytest.fixture
+def fast_dir(tmp_path: Path) -> Iterator[Path]:
+    """A temporary folder on tmpfs when there is one (used by the SIGKILL tests): the real code path
+    (fsync included), but fsync costs nothing there, so 1,000 writes stay fast on a busy disk.
+    Atomicity against a killed process does not depend on fsync (the page cache outlives the
+    process); fsync is for power loss."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="ionpy-test-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import signal
 import stat
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kill_harness import KillRig
 from ruamel.yaml import YAML
 
 from ionpy_widgets.engine.atomic import (
@@ -61,57 +56,6 @@ for line in sys.stdin:
     os.waitpid(pid, 0)
     print("exit", pid, flush=True)
 '''
-
-
-class KillRig:
-    """Drives a fork server: start a writer at version ``n``, SIGKILL it after ``delay`` seconds,
-    return the versions it reported as completed. One interpreter start for all the kills."""
-
-    def __init__(self, source: str, target: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        self.proc = subprocess.Popen([sys.executable, "-c", source, str(target)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
-
-    def _line(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line, f"fork server died (exit code {self.proc.poll()})"
-        return line
-
-    def round(self, n: int, delay: float) -> list[int]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{n}\n")
-        self.proc.stdin.flush()
-        tag, pid = self._line().split()
-        assert tag == "pid"
-        time.sleep(delay)  # the random kill point (not a readiness wait)
-        os.kill(int(pid), signal.SIGKILL)
-        reported = []
-        while (line := self._line()) != f"exit {pid}\n":
-            reported.append(int(line))
-        return reported
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-
-
-@pytest.fixture
-def fast_dir(tmp_path: Path) -> Iterator[Path]:
-    """A temporary folder on tmpfs when there is one: the real code path (fsync included), but fsync
-    costs nothing there, so 1,000 writes stay fast on a busy disk. Atomicity against a killed process
-    does not depend on fsync (the page cache outlives the process); fsync is for power loss."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    folder = Path(tempfile.mkdtemp(prefix="ionpy-test-", dir=shm))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _leftover_temps(folder: Path, target: Path) -> list[Path]:

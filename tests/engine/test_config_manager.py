@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_atomic import KillRig, fast_dir  # noqa: F401 - fast_dir is a fixture
+from kill_harness import KillRig
 
 from ionpy_widgets import ConfigManager, StateManager
 from ionpy_widgets.engine.atomic import backup_path, temp_prefix
@@ -284,7 +284,7 @@ for line in sys.stdin:
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
-def test_sigkill_during_config_manager_edits_leaves_old_or_new(fast_dir: Path) -> None:  # noqa: F811
+def test_sigkill_during_config_manager_edits_leaves_old_or_new(fast_dir: Path) -> None:
     """A child alternately adds and removes a device through the ConfigManager and is killed at
     random moments: the file is always exactly one of the two valid versions. (The 1,000-write
     SIGKILL tests of the atomic writer itself are in test_atomic.py and test_state.py.)"""
