@@ -33,6 +33,7 @@ with warnings.catch_warnings():  # bqscales 0.3 passes trait metadata the pre-4.
 
 from ..driver.entity import Kind
 from ..engine.events import Event, ReadingEvent, SystemEvent, SystemKind
+from ..engine.storage import NotRecordingError
 from ..errors import ConfigValidationError, EntityError
 from .bridge import BUS_CLOSED, WidgetBridge
 from .series import SeriesBuffer, WindowDecimator, load_history
@@ -302,6 +303,8 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
             try:
                 t, y = await load_history(self.lab.history, item.device, item.entity, end - self.window, end,
                                             max_points=item.buffer.capacity)
+            except NotRecordingError:  # nothing to backfill from: a normal state, not an error
+                return
             except Exception as exc:
                 self.history_error = str(exc) or type(exc).__name__
                 log.warning("chart: no history for %s: %s", item.key, exc)

@@ -258,6 +258,14 @@ async def test_history_failure_is_shown_and_live_data_goes_on(lab: Lab, charts: 
     await wait_until(lambda: len(chart.series[0].mark.y) > 0)
 
 
+async def test_a_lab_that_is_not_recording_is_not_an_error(lab: Lab, charts: list[LiveChart]) -> None:
+    chart = LiveChart(lab, "BAT.voltage", window="30s")  # the real lab.history: this lab records nothing
+    charts.append(chart)
+    await wait_until(lambda: len(chart.series[0].mark.y) > 0)
+    await wait_until(lambda: "pts" in chart.status.value)
+    assert chart.history_error is None and "no history" not in chart.status.value
+
+
 async def test_close_stops_the_bridge_and_the_widgets(lab: Lab) -> None:
     chart = LiveChart(lab, "BAT.voltage", window="30s")
     await wait_until(lambda: chart.bridge.pushes > 0)
