@@ -195,7 +195,8 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
                             grid_lines="solid")]
         for i, (unit, scale) in enumerate(self._y_scales.items()):
             axes.append(bqplot.Axis(scale=scale, side="left" if i % 2 == 0 else "right",
-                                    label=unit or "value", grid_lines="solid" if i == 0 else "none"))
+                                    label=unit or "value", grid_lines="solid" if i == 0 else "none",
+                                    label_offset="42px"))  # clear of the tick labels on both sides
         return axes
 
     # --- events (every reading, as it arrives) ----------------------------------------------
