@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_controls import FAST, ask, wait_until
+from widget_helpers import FAST_WATCHDOG, ask, running_lab, wait_until
 
 from ionpy_widgets.widgets.alarms import AlarmPanel, AlarmsUnavailableError
 from ionpy_widgets.widgets.lab_ui import Lab
@@ -23,10 +23,8 @@ BAT = {"id": "BAT", "driver": "V01_Battery", "poll_interval": 0.05, "options": {
 
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
-    lab = await Lab.start({"devices": [DPS, BAT]}, name="test-alarm-panel", settings=FAST)
-    await lab.wait_online()
-    yield lab
-    await lab.stop()
+    async with running_lab({"devices": [DPS, BAT]}, name="test-alarm-panel", settings=FAST_WATCHDOG) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import ipywidgets
 import pytest
+from widget_helpers import FAST, running_lab
+from widget_helpers import wait_until_fast as wait_until
 
 from ionpy_widgets.engine.bus import EventBus
 from ionpy_widgets.engine.events import ReadingEvent, SystemEvent, SystemKind
 from ionpy_widgets.engine.lab import Lab
-from ionpy_widgets.engine.settings import EngineSettings
 from ionpy_widgets.errors import ConfigValidationError
 from ionpy_widgets.widgets.bridge import BUS_CLOSED, Throttle, WidgetBridge, WidgetLoopError
-
-FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=1.0,
-                      poll_timeout=1.0, close_timeout=0.3)
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 2.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def bridge_tasks() -> list[asyncio.Task[Any]]:
@@ -37,12 +26,8 @@ def bridge_tasks() -> list[asyncio.Task[Any]]:
 @pytest.fixture
 async def battery_lab() -> AsyncIterator[Lab]:
     conf = {"devices": [{"id": "BAT", "driver": "V01_Battery", "poll_interval": 0.01}]}
-    lab = await Lab.start(conf, name="bridge-tests", settings=FAST)
-    try:
-        await lab.wait_online(timeout=2)
+    async with running_lab(conf, lab_class=Lab, online_timeout=2, name="bridge-tests", settings=FAST) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture

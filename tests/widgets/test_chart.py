@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,29 +14,19 @@ import ipywidgets
 import numpy as np
 import pandas as pd
 import pytest
+from widget_helpers import FAST, running_lab
+from widget_helpers import wait_until_fast as wait_until
 
 from ionpy_widgets.engine.events import SystemEvent, SystemKind
 from ionpy_widgets.engine.lab import Lab
-from ionpy_widgets.engine.settings import EngineSettings
 from ionpy_widgets.errors import ConfigValidationError, DeviceNotFoundError, EntityError
 from ionpy_widgets.widgets.chart import LiveChart, format_window, lab_chart, parse_window
 
-FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=1.0,
-                      poll_timeout=1.0, close_timeout=0.3)
 CONF = {"devices": [
     {"id": "BAT", "driver": "V01_Battery", "poll_interval": 0.01},
     {"id": "DPS5005_1", "driver": "DPS5005", "poll_interval": 0.05,
      "transport": {"type": "virtual", "params": {"simulator": "dps5005"}}},
 ]}
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 2.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 @dataclass
@@ -62,12 +52,8 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
 
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
-    lab = await Lab.start(CONF, name="chart-tests", settings=FAST)
-    try:
-        await lab.wait_online(timeout=3)
+    async with running_lab(CONF, lab_class=Lab, online_timeout=3, name="chart-tests", settings=FAST) as lab:
         yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture

@@ -7,51 +7,24 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from widget_helpers import DPS, FAST_WATCHDOG, ask, running_lab, wait_until
 
 from ionpy_widgets.driver.entity import AlarmLimits, EntityDescription
-from ionpy_widgets.engine.settings import EngineSettings
 from ionpy_widgets.errors import DeviceNotFoundError
 from ionpy_widgets.widgets.controls import ControlPanel, alarm_level, json_value
 from ionpy_widgets.widgets.lab_ui import Lab
 
-FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=0.5,
-                      poll_timeout=0.5, close_timeout=0.3, stall_threshold=0.3, watchdog_interval=0.05)
-DPS = {"id": "DPS", "driver": "DPS5005", "poll_interval": 0.05,
-       "transport": {"type": "virtual", "params": {"simulator": "dps5005"}}}
 LOW_BATTERY = {"id": "BAT", "driver": "V01_Battery", "poll_interval": 0.05, "options": {"soc": 15}}
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-async def ask(widget: Any, kind: str, **payload: Any) -> dict[str, Any]:
-    """Send one request as the browser would; return its (single) reply."""
-    sent: list[dict[str, Any]] = []
-    widget.router._send = sent.append
-    task = widget.router.handle({"type": "request", "id": "r1", "kind": kind, "payload": payload, "timeout": 5000})
-    if task is not None:
-        await task
-    replies = [m for m in sent if m["type"] == "reply"]
-    assert len(replies) == 1, sent
-    return replies[0]
 
 
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
-    lab = await Lab.start({"devices": [DPS, LOW_BATTERY]}, name="test-controls", settings=FAST)
-    await lab.wait_online()
-    yield lab
-    await lab.stop()
+    async with running_lab({"devices": [DPS, LOW_BATTERY]}, name="test-controls", settings=FAST_WATCHDOG) as lab:
+        yield lab
 
 
 @pytest.fixture

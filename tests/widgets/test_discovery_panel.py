@@ -4,16 +4,15 @@ network scan, pyvisa-sim for VISA), in-use marks from a running lab, and a row o
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import ipywidgets
 import pytest
+from widget_helpers import FAST, call
 
 from ionpy_widgets.engine.lab import Lab
-from ionpy_widgets.engine.settings import EngineSettings
 from ionpy_widgets.errors import ConfigValidationError
 from ionpy_widgets.instruments.rdtech_dps.sim import DpsSimulator
 from ionpy_widgets.instruments.scpi_psu.sim import ScpiPsuSimulator
@@ -21,35 +20,7 @@ from ionpy_widgets.instruments.simhost import PtyServer, TcpServer
 from ionpy_widgets.widgets.discovery_panel import DiscoveryBox, DiscoveryPanel, discovery_panel, prefill_for
 from ionpy_widgets.widgets.wizard import DeviceWizard
 
-FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=1.0,
-                      poll_timeout=1.0, close_timeout=0.3)
 VISA_YAML = Path(__file__).parents[1] / "discovery" / "visa_discovery.yaml"
-_ids = itertools.count()
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-
-    def record(self: ipywidgets.Widget, msg: dict[str, Any], buffers: Any = None) -> None:
-        if msg.get("method") == "custom":
-            messages.append(msg["content"])
-
-    monkeypatch.setattr(ipywidgets.Widget, "_send", record)
-    return messages
-
-
-async def call(widget: Any, sent: list[dict[str, Any]], kind: str,
-               payload: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Any]]:
-    rid = f"d{next(_ids)}"
-    task = widget.router.handle({"type": "request", "id": rid, "kind": kind, "payload": payload or {},
-                                 "timeout": 15_000})
-    if task is not None:
-        await task
-    mine = [m for m in sent if m.get("id") == rid]
-    replies = [m for m in mine if m["type"] == "reply"]
-    assert len(replies) == 1, mine
-    return replies[0], [m["item"] for m in mine if m["type"] == "stream"]
 
 
 @pytest.fixture

@@ -3,41 +3,24 @@ widget factories and the dashboard following devices added and removed later."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import ipywidgets
 import pytest
+from widget_helpers import BATTERY, DPS, running_lab, wait_until
+from widget_helpers import FAST_UI as FAST
 
 import ionpy_widgets as ion
 from ionpy_widgets.engine import lab as engine_lab
-from ionpy_widgets.engine.settings import EngineSettings
 from ionpy_widgets.widgets.controls import ControlPanel
 from ionpy_widgets.widgets.devices import DeviceManagerWidget
 from ionpy_widgets.widgets.lab_ui import Dashboard, Lab
 
-FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=0.5,
-                      poll_timeout=0.5, close_timeout=0.3)
-DPS = {"id": "DPS", "driver": "DPS5005", "poll_interval": 0.05,
-       "transport": {"type": "virtual", "params": {"simulator": "dps5005"}}}
-BATTERY = {"id": "BAT", "driver": "V01_Battery", "poll_interval": 0.05}
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-
 
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
-    lab = await ion.Lab.start({"devices": [DPS, BATTERY]}, name="test-lab-ui", settings=FAST)
-    await lab.wait_online()
-    yield lab
-    await lab.stop()
+    async with running_lab({"devices": [DPS, BATTERY]}, lab_class=ion.Lab, name="test-lab-ui", settings=FAST) as lab:
+        yield lab
 
 
 def test_the_public_lab_is_the_widget_subclass() -> None:

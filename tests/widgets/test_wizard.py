@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 
 import ipywidgets
 import pytest
+from widget_helpers import FAST, call
 
 from ionpy_widgets.engine.lab import Lab
-from ionpy_widgets.engine.settings import EngineSettings
 from ionpy_widgets.errors import ConfigValidationError, DeviceNotFoundError
 from ionpy_widgets.instruments.rdtech_dps.sim import DpsSimulator
 from ionpy_widgets.instruments.scpi_psu.sim import ScpiPsuSimulator
@@ -24,8 +23,6 @@ from ionpy_widgets.instruments.simhost import PtyServer, TcpServer
 from ionpy_widgets.widgets import wizard_steps as ws
 from ionpy_widgets.widgets.wizard import DeviceWizard, wizard
 
-FAST = EngineSettings(backoff_initial=0.02, backoff_max=0.1, backoff_jitter=0.0, connect_timeout=1.0,
-                      poll_timeout=1.0, close_timeout=0.3)
 LAB_YAML = """\
 # bench 3 (kept by the wizard's diff)
 version: 1
@@ -33,34 +30,6 @@ devices:
   - id: BAT
     driver: V01_Battery
 """
-_ids = itertools.count()
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Custom messages every widget sends (state updates are dropped)."""
-    messages: list[dict[str, Any]] = []
-
-    def record(self: ipywidgets.Widget, msg: dict[str, Any], buffers: Any = None) -> None:
-        if msg.get("method") == "custom":
-            messages.append(msg["content"])
-
-    monkeypatch.setattr(ipywidgets.Widget, "_send", record)
-    return messages
-
-
-async def call(widget: Any, sent: list[dict[str, Any]], kind: str, payload: dict[str, Any] | None = None,
-               timeout: int = 15_000) -> tuple[dict[str, Any], list[Any]]:
-    """Send one request; returns its reply and the stream items that came before it."""
-    rid = f"r{next(_ids)}"
-    task = widget.router.handle({"type": "request", "id": rid, "kind": kind, "payload": payload or {},
-                                 "timeout": timeout})
-    if task is not None:
-        await task
-    mine = [m for m in sent if m.get("id") == rid]
-    replies = [m for m in mine if m["type"] == "reply"]
-    assert len(replies) == 1, f"expected exactly one reply, got {mine}"
-    return replies[0], [m["item"] for m in mine if m["type"] == "stream"]
 
 
 async def ok(widget: Any, sent: list[dict[str, Any]], kind: str, payload: dict[str, Any] | None = None) -> Any:
