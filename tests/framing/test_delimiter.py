@@ -5,18 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from framing_helpers import feed_chunks
 
 from ionpy_widgets.framing import DelimiterFramer, Frame, FrameError, Framer
 
 SCPI_STREAM = b"Keysight Technologies,E36103B,MY61001983,1.0.2-1.02\n+5.01234E+00\r\n0\n"
 SCPI_PAYLOADS = [b"Keysight Technologies,E36103B,MY61001983,1.0.2-1.02", b"+5.01234E+00", b"0"]
-
-
-def feed_chunks(framer, chunks, now=1.0):
-    out = []
-    for chunk in chunks:
-        out += framer.feed(chunk, now)
-    return out
 
 
 def test_scpi_lines_back_to_back_in_one_chunk():

@@ -4,8 +4,9 @@ checksum errors, overflow, gap timeout."""
 from __future__ import annotations
 
 import pytest
+from framing_helpers import feed_chunks, kinds
 
-from ionpy_widgets.framing import Frame, FrameError, Framer, LengthPrefixedFramer
+from ionpy_widgets.framing import Frame, Framer, LengthPrefixedFramer
 
 h = bytes.fromhex
 
@@ -28,17 +29,6 @@ def jk(**kw):
 def daly(**kw):
     return LengthPrefixedFramer(header=b"\xa5", length_offset=3, length_size=1, length_adjust=1, checksum="sum8",
                                 **kw)
-
-
-def feed_chunks(framer, chunks, now=1.0):
-    out = []
-    for chunk in chunks:
-        out += framer.feed(chunk, now)
-    return out
-
-
-def kinds(results):
-    return [r.kind if isinstance(r, FrameError) else "frame" for r in results]
 
 
 def test_unit_golden_frames_and_encode():

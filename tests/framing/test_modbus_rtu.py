@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from framing_helpers import feed_chunks, kinds
 
-from ionpy_widgets.framing import Frame, FrameError, Framer, ModbusRtuFramer, expected_response_length, t35_seconds
+from ionpy_widgets.framing import Frame, Framer, ModbusRtuFramer, expected_response_length, t35_seconds
 from ionpy_widgets.framing.modbus_rtu import is_broadcast, is_exception
 
 h = bytes.fromhex
@@ -23,17 +24,6 @@ RESPONSES = [  # master role parses these
     REPLY_25, h("01 03 04 13 8D 00 10 6F 50"), h("01 03 08 EA 9E 00 00 59 F0 00 8D B6 E3"), h("01 83 02 C0 F1"),
     h("01 06 00 00 01 F4 89 DD"), h("01 10 00 00 00 02 41 C8"),
 ]
-
-
-def feed_chunks(framer, chunks, now=1.0):
-    out = []
-    for chunk in chunks:
-        out += framer.feed(chunk, now)
-    return out
-
-
-def kinds(results):
-    return [r.kind if isinstance(r, FrameError) else "frame" for r in results]
 
 
 @pytest.mark.parametrize("frame", REQUESTS)

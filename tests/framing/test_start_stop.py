@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from framing_helpers import feed_chunks, kinds
 
-from ionpy_widgets.framing import Frame, FrameError, Framer, StartStopFramer
+from ionpy_widgets.framing import Frame, Framer, StartStopFramer
 
 h = bytes.fromhex
 
@@ -19,17 +20,6 @@ GOLDEN = [  # (payload, wire)
     ("7E 7D 7F", "7E 7D 5E 7D 5D 7D 5F 32 74 7F"),
 ]
 STREAM = b"".join(h(w) for _, w in GOLDEN)
-
-
-def feed_chunks(framer, chunks, now=1.0):
-    out = []
-    for chunk in chunks:
-        out += framer.feed(chunk, now)
-    return out
-
-
-def kinds(results):
-    return [r.kind if isinstance(r, FrameError) else "frame" for r in results]
 
 
 @pytest.mark.parametrize(("payload", "wire"), GOLDEN)
