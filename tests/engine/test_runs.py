@@ -9,12 +9,13 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from engine_helpers import wait_until
 
 import ionpy_widgets as ion
 from ionpy_widgets.engine.atomic import StorageError
@@ -32,15 +33,6 @@ CONF = {"devices": [
      "transport": {"type": "virtual", "params": {"simulator": "dps5005"}}},
 ]}
 FRAMES = ("samples", "journal", "events", "alarms", "entities")
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture
@@ -116,7 +108,7 @@ async def test_a_run_reopened_in_a_fresh_process_gives_the_same_frames(lab: Lab,
 
 
 async def test_history_returns_units_and_decimates(lab: Lab) -> None:
-    await wait_until(lambda: len(lab.history("BAT", "voltage")) > 20, what="recorded voltages")
+    await wait_until(lambda: len(lab.history("BAT", "voltage")) > 20, what="recorded voltages", timeout=3)
     df = lab.history("BAT", "voltage")
     assert list(df.columns) == ["timestamp", "value", "unit", "quality"]
     assert df.attrs["unit"] == "V" and str(df["timestamp"].dt.tz) == "UTC" and df["value"].dtype == "float64"
@@ -135,10 +127,10 @@ async def test_history_returns_units_and_decimates(lab: Lab) -> None:
 async def test_the_chart_backfills_from_lab_history(lab: Lab) -> None:
     from ionpy_widgets.widgets.chart import LiveChart
 
-    await wait_until(lambda: len(lab.history("BAT", "voltage")) > 30, what="recorded voltages")
+    await wait_until(lambda: len(lab.history("BAT", "voltage")) > 30, what="recorded voltages", timeout=3)
     chart = LiveChart(lab, "BAT.voltage", window="1min", rate_hz=50, name="history-backfill")
     try:
-        await wait_until(lambda: len(chart.series[0].buffer) > 30, what="the backfill")
+        await wait_until(lambda: len(chart.series[0].buffer) > 30, what="the backfill", timeout=3)
         assert chart.history_error is None
     finally:
         chart.close()
