@@ -221,7 +221,7 @@ def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "nope.yaml" in err and "hint:" in err
 
 
-@pytest.mark.parametrize("address", ["10.0.0.1:5025", "0.0.0.0:5025", "192.168.1.10:0", "example.com:5025"])
+@pytest.mark.parametrize("address", ["198.51.100.1:5025", "0.0.0.0:5025", "203.0.113.10:0", "example.com:5025"])
 def test_simulate_refuses_non_loopback_addresses(address: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "scpi_psu", "--tcp", address]) == 2
     err = capsys.readouterr().err

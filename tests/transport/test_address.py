@@ -62,7 +62,7 @@ def test_unknown_type_and_non_mapping():
 
 
 def test_tcp_hosts_and_ports():
-    assert parse_params("tcp", {"host": "192.168.1.50", "port": "5025"}) == TcpParams("192.168.1.50", 5025, 3.0)
+    assert parse_params("tcp", {"host": "198.51.100.50", "port": "5025"}) == TcpParams("198.51.100.50", 5025, 3.0)
     assert TcpParams("[::1]", 5555).host == "::1"
     assert TcpParams("psu-1.lab.local", 502, connect_timeout=0.5).connect_timeout == 0.5
     for host in ("", "http://psu", "bad host", "psu:5025", "-psu"):
