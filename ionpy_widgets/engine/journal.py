@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import IonpyError
 from .atomic import StorageError, WarningLog, move_aside
+from .storage.base import to_json as _to_json
 
 __all__ = ["EVENT_KINDS", "SOURCES", "Journal", "JournalEntry", "MissingDependencyError"]
 
@@ -58,20 +59,6 @@ CREATE TRIGGER IF NOT EXISTS journal_no_delete BEFORE DELETE ON journal
     BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 """
 _Row = tuple[float, str, str | None, str | None, str | None, str | None, str | None, str, str | None]
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_fallback, ensure_ascii=False)
-
-
-def _fallback(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex(" ")
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return str(value)
 
 
 class MissingDependencyError(IonpyError, ImportError):
