@@ -41,6 +41,25 @@ def test_quickstart_runs_and_shows_the_bench(page, lab_server):
     dashboard = page.locator(".ionpy-dashboard")
     dashboard.scroll_into_view_if_needed()
     dashboard.screenshot(path=str(SHOTS / "quickstart-dashboard.png"))
+
+    # set u_set in the control panel: u_out follows in the panel and on the chart's first line
+    # curve 0 is the chart's invisible x-range pin; curve 1 is the first series, DPS5005_1.u_out
+    last_y = """() => {
+        const d = document.querySelectorAll(".bqplot g.curve path.line")[1]?.getAttribute("d") || "";
+        const nums = d.match(/-?[0-9.]+(e-?[0-9]+)?/g) || [];
+        return nums.length >= 2 ? parseFloat(nums[nums.length - 1]) : NaN;
+    }"""
+    before = page.evaluate(last_y)
+    dps = page.locator(".ionpy-dashboard .ionpy-controls >> visible=true")
+    u_set = dps.locator(".ionpy-setpoint[data-key='u_set']")
+    u_set.locator("input").fill("2.5")
+    u_set.locator("input").press("Enter")
+    page.wait_for_function(
+        """() => document.querySelector(".ionpy-controls .ionpy-reading[data-key='u_out'] .ionpy-value")
+                 ?.textContent === "2.50" """, timeout=20_000)
+    # 2.5 V sits lower on the V axis than 5 V: the line's newest point moves down (larger pixel y)
+    page.wait_for_function(f"() => ({last_y})() > {before} + 5", timeout=20_000)
+    dashboard.screenshot(path=str(SHOTS / "quickstart-u_set-followed.png"))
     tabs.nth(1).click()
     psu = page.locator(".ionpy-dashboard .ionpy-controls >> visible=true")
     psu.locator(".ionpy-channel-card").nth(2).wait_for()
