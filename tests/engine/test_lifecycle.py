@@ -82,6 +82,7 @@ async def test_hot_add_and_remove_while_the_others_keep_polling(lab: Lab, bench_
     ratios = await counter.ratios(at_least=1.0)
     assert all(r >= 0.6 for r in ratios.values()), f"polls done / due while adding and removing: {ratios}"
     assert all(lab.manager.get(i).stats.outages == 0 for i in OTHERS)
+    assert all(lab.manager.get(i).stats.failures == 0 for i in OTHERS)  # no poll of the others failed
     assert kinds(events.drain()) == [("device_added", "DPS_2"), ("device_added", "BAT_2"),
                                      ("device_removed", "DPS_2"), ("device_removed", "BAT_2")]
 
