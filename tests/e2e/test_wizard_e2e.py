@@ -314,7 +314,7 @@ def test_discovery_panel_opens_the_wizard_prefilled(page, lab_server):
     wizard.locator(".ionpy-msg-ok", has_text="available").wait_for(timeout=T)
     assert wizard.locator(".ionpy-input-id").input_value() == "SCPI_PSU_1"
     wizard.locator(".ionpy-next").click()
-    host = wizard.locator("input[placeholder^='192.168.1.50 or']")
+    host = wizard.locator("input.ionpy-input-host")
     host.wait_for(timeout=T)
     assert host.input_value() == "127.0.0.1"
     wizard.locator("button", has_text="Test connection").click()
@@ -325,7 +325,7 @@ def test_discovery_panel_opens_the_wizard_prefilled(page, lab_server):
     wizard.locator(".ionpy-visa tbody tr").first.wait_for(timeout=T)
     shot(wizard, "d5b-visa")
     wizard.locator(".ionpy-tab", has_text="TCP").click()  # typed params come back with the tab
-    assert wizard.locator("input[placeholder^='192.168.1.50 or']").input_value() == "127.0.0.1"
+    assert wizard.locator("input.ionpy-input-host").input_value() == "127.0.0.1"
     wizard.locator(".ionpy-next").click()
     wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
     shot(wizard, "d6-probe")

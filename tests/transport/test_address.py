@@ -74,11 +74,11 @@ def test_tcp_hosts_and_ports():
 
 
 def test_visa_resource_syntax_and_terminations():
-    p = parse_params("visa", {"resource": "TCPIP::10.0.0.5::5025::SOCKET", "read_termination": "LF",
+    p = parse_params("visa", {"resource": "TCPIP::198.51.100.5::5025::SOCKET", "read_termination": "LF",
                               "write_termination": "\\r\\n", "timeout_ms": "500"})
     assert (p.backend, p.read_termination, p.write_termination, p.timeout_ms) == ("@py", "\n", "\r\n", 500)
     assert VisaParams("USB0::0x1AB1::0x0E11::DP8C1::INSTR", read_termination="\n").read_termination == "\n"
-    err = _error("visa", {"resource": "192.168.1.5"})
+    err = _error("visa", {"resource": "198.51.100.5"})
     assert err.path == "transport.params.resource" and "::SOCKET" in err.hint and "ASRL" in err.hint
     assert _error("visa", {"resource": "ASRL1::INSTR", "timeout_ms": -1}).path == "transport.params.timeout_ms"
     assert _error("visa", {"resource": "ASRL1::INSTR", "backend": ""}).path == "transport.params.backend"

@@ -161,7 +161,7 @@ function serialPanel(p: PanelCtx): Panel {
 // --- tcp --------------------------------------------------------------------------------------------
 function tcpPanel(p: PanelCtx): Panel {
   const ctx = p.wiz;
-  const host = textParam(p, "host", STRINGS.host, { placeholder: STRINGS.hostPlaceholder });
+  const host = textParam(p, "host", STRINGS.host, { placeholder: STRINGS.hostPlaceholder, class: "ionpy-input ionpy-input-host" });
   const port = textParam(p, "port", STRINGS.tcpPort, { type: "number", min: "1", max: "65535", class: "ionpy-input ionpy-input-short" });
   const result = h("div", { class: "ionpy-latency", "aria-live": "polite" });
   const test = button(STRINGS.testLatency, () => void latency());
