@@ -175,7 +175,7 @@ class Link:
             self._last_activity = self.clock()
             if not expect_reply:
                 return None
-            frame = await self._await_reply(started + timeout, match, wire)
+            frame = await self._await_reply(started, timeout, match, wire)
             self.stats.replies += 1
             self.stats.last_latency = self.clock() - started
             return frame
@@ -185,7 +185,8 @@ class Link:
         finally:
             self._pending = False
 
-    async def _await_reply(self, deadline: float, match: Matcher | None, wire: bytes) -> Frame:
+    async def _await_reply(self, started: float, timeout: float, match: Matcher | None, wire: bytes) -> Frame:
+        deadline = started + timeout
         seen_error: FrameError | None = None
         while True:
             remaining = deadline - self.clock()
@@ -194,8 +195,7 @@ class Link:
                 if seen_error is not None:
                     raise FramingError(f"no valid reply: {seen_error.kind} ({seen_error.detail})",
                                        sent=wire, received=seen_error.raw)
-                raise ProtocolTimeoutError(f"no reply within {deadline - self._last_activity:.3g} s",
-                                           sent=wire)
+                raise ProtocolTimeoutError(f"no reply within {timeout:.3g} s", sent=wire)
             item = await self._next_item(remaining)
             if item is None:
                 continue
