@@ -12,6 +12,7 @@ is acknowledged from the panel until the badge shows none.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import SHOTS, open_notebook, run_all, write_notebook
 
@@ -82,17 +83,18 @@ def test_an_alarm_appears_in_the_panel_and_the_badge_and_is_acknowledged_there(p
     # HI is raised after its on-delay: the panel lists it, the badge counts it, the reading is coloured
     row = alarm_row(page, "active_unack", "hi")
     row.wait_for(timeout=90_000)
-    assert "12.8" in row.inner_text() and "Active · unacknowledged" in row.inner_text()
+    expect(row).to_contain_text("12.8")
+    expect(row).to_contain_text("Active · unacknowledged")
     badge = page.locator(f"{BADGE_PANEL} .ionpy-alarm-badge")
     page.locator(f"{BADGE_PANEL} .ionpy-alarm-badge[data-count='1'][data-severity='hi']").wait_for(timeout=10_000)
-    assert page.locator(f"{BADGE_PANEL} .ionpy-alarm-toggle").get_attribute("aria-expanded") == "true"  # opened
-    assert "1 unacknowledged" in page.locator(f"{BADGE_PANEL} .ionpy-summary").inner_text()
+    expect(page.locator(f"{BADGE_PANEL} .ionpy-alarm-toggle")).to_have_attribute("aria-expanded", "true")  # opened
+    expect(page.locator(f"{BADGE_PANEL} .ionpy-summary")).to_contain_text("1 unacknowledged")
     reading = page.locator(f"{CONTROLS} .ionpy-reading[data-key='u_out']")
     page.locator(f"{CONTROLS} .ionpy-reading[data-key='u_out'].ionpy-alarm-hi.ionpy-alarm-unack").wait_for(
         timeout=10_000)
     # text_content, not inner_text: the unacknowledged tag blinks and must be read whatever its phase
     assert reading.locator(".ionpy-alarm-tag").text_content() == "HI alarm"
-    assert "HI alarm" in reading.inner_text()  # blinking by opacity keeps the words in the rendered text
+    expect(reading).to_contain_text("HI alarm")  # blinking by opacity keeps the words in the rendered text
     page.locator(".ionpy-dashboard").first.screenshot(path=str(SHOTS / "alarms-dashboard-badge.png"))
     page.locator(FULL).screenshot(path=str(SHOTS / "alarms-panel-active.png"))
 
@@ -114,7 +116,7 @@ def test_an_alarm_appears_in_the_panel_and_the_badge_and_is_acknowledged_there(p
     cleared.wait_for(timeout=30_000)
     action = page.locator(f"{FULL} .ionpy-history-table tr[data-transition='action']")
     action.wait_for(timeout=10_000)
-    assert "outputs switched off" in action.inner_text()
+    expect(action).to_contain_text("outputs switched off")
     page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch][aria-checked='false']").wait_for(
         timeout=10_000)
     notes = page.evaluate("window.__ionpyNotes")
@@ -127,7 +129,7 @@ def test_an_alarm_appears_in_the_panel_and_the_badge_and_is_acknowledged_there(p
     page.locator(FULL).get_by_role("button", name="Acknowledge DPS5005_1.u_out").click()
     page.locator(f"{FULL} .ionpy-empty:has-text('No alarms.')").wait_for(timeout=10_000)
     page.locator(f"{BADGE_PANEL} .ionpy-alarm-badge[data-count='0'][data-severity='none']").wait_for(timeout=10_000)
-    assert badge.inner_text() == "0"
+    expect(badge).to_have_text("0")
     history = page.locator(f"{FULL} .ionpy-history-table tbody tr")
     transitions = [history.nth(i).get_attribute("data-transition") for i in range(history.count())]
     assert transitions[:5] == ["acknowledge", "clear", "action", "raise", "acknowledge"], transitions

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import SHOTS, open_notebook, run_all, write_notebook
 
@@ -68,8 +69,9 @@ def test_device_manager_and_control_panel(page, lab_server):
     # every device online, including the one added by a later cell (no re-run of the panel cell)
     for device in ("DPS5005_1", "PSU_1", "BATTERY", "EXTRA"):
         row(page, device).locator(".ionpy-badge[data-state='online']").wait_for(timeout=60_000)
-    assert "RIGOL" in row(page, "PSU_1").inner_text() and "DP832" in row(page, "PSU_1").inner_text()
-    assert "modbus_rtu slave 1" in row(page, "DPS5005_1").inner_text()
+    expect(row(page, "PSU_1")).to_contain_text("RIGOL")
+    expect(row(page, "PSU_1")).to_contain_text("DP832")
+    expect(row(page, "DPS5005_1")).to_contain_text("modbus_rtu slave 1")
 
     # the blocking cell shows up afterwards as a banner in both widgets
     banner = page.locator(f"{DEVICES} .ionpy-health-warning")
@@ -90,8 +92,8 @@ def test_device_manager_and_control_panel(page, lab_server):
     u_set.locator("input").press("Enter")
     error = u_set.locator(".ionpy-row-error .ionpy-error")
     error.wait_for(timeout=10_000)
-    assert error.get_attribute("data-code") == "value_out_of_limits"
-    assert "Choose a value between 0 and 50 V" in error.inner_text()
+    expect(error).to_have_attribute("data-code", "value_out_of_limits")
+    expect(error).to_contain_text("Choose a value between 0 and 50 V")
     page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-panel.png"))
 
     # switching the output on asks first: Escape cancels, Enter confirms
@@ -99,31 +101,31 @@ def test_device_manager_and_control_panel(page, lab_server):
     switch.click()
     dialog = page.locator(f"{CONTROLS} [role=dialog]")
     dialog.wait_for()
-    assert "Switch Output on?" in dialog.inner_text()
+    expect(dialog).to_contain_text("Switch Output on?")
     dialog.screenshot(path=str(SHOTS / "controls-confirm-dialog.png"))
     page.keyboard.press("Escape")
     dialog.wait_for(state="detached")
-    assert switch.get_attribute("aria-checked") == "false"
+    expect(switch).to_have_attribute("aria-checked", "false")
     switch.click()
     dialog.wait_for()
     page.keyboard.press("Enter")
     wait_dom(page, f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch]", "aria-checked", "true")
     u_out = page.locator(f"{CONTROLS} .ionpy-reading[data-key='u_out'] .ionpy-value")
     wait_dom(page, f"{CONTROLS} .ionpy-reading[data-key='u_out'] .ionpy-value", "text", "7.50")
-    assert u_out.inner_text() == "7.50"
+    expect(u_out).to_have_text("7.50")
     assert page.locator(f"{CONTROLS} .ionpy-switch-row[data-key='output'] .ionpy-row-error").is_hidden()
     page.locator(CONTROLS).screenshot(path=str(SHOTS / "controls-output-on.png"))
 
     # alarm limits from the entity table colour the reading: 15 % state of charge is below LO (20 %)
     battery = page.locator(".ionpy-controls[data-device='BATTERY']")
     battery.locator(".ionpy-reading[data-key='soc'].ionpy-alarm-lo").wait_for(timeout=10_000)
-    assert battery.locator(".ionpy-alarm-lo, .ionpy-alarm-lolo, .ionpy-alarm-hi, .ionpy-alarm-hihi").count() == 1
+    expect(battery.locator(".ionpy-alarm-lo, .ionpy-alarm-lolo, .ionpy-alarm-hi, .ionpy-alarm-hihi")).to_have_count(1)
     battery.screenshot(path=str(SHOTS / "controls-battery-alarm.png"))
 
     # the emergency stop switches every output off
     page.locator(f"{CONTROLS} .ionpy-estop").click()
     wait_dom(page, f"{CONTROLS} .ionpy-switch-row[data-key='output'] [role=switch]", "aria-checked", "false")
-    assert "DPS5005_1 (output)" in page.locator(f"{CONTROLS} .ionpy-estop-notice").inner_text()
+    expect(page.locator(f"{CONTROLS} .ionpy-estop-notice")).to_contain_text("DPS5005_1 (output)")
 
     # delete asks first; Escape keeps the device, the dialog's Delete removes it
     delete = row(page, "EXTRA").get_by_role("button", name="Delete EXTRA")
@@ -133,17 +135,17 @@ def test_device_manager_and_control_panel(page, lab_server):
     dialog.screenshot(path=str(SHOTS / "devices-delete-dialog.png"))
     page.keyboard.press("Escape")
     dialog.wait_for(state="detached")
-    assert row(page, "EXTRA").count() == 1
+    expect(row(page, "EXTRA")).to_have_count(1)
     delete.click()
     dialog.get_by_role("button", name="Delete").click()
     row(page, "EXTRA").wait_for(state="detached", timeout=10_000)
-    assert "3 devices · 3 online" in page.locator(f"{DEVICES} .ionpy-summary").inner_text()
+    expect(page.locator(f"{DEVICES} .ionpy-summary")).to_contain_text("3 devices · 3 online")
 
     # edit without a wizard: the error (with its hint) shows under the row
     row(page, "BATTERY").get_by_role("button", name="Edit BATTERY").click()
     notice = page.locator(f"{DEVICES} tr.ionpy-detail-row[data-device='BATTERY'] .ionpy-error")
     notice.wait_for(timeout=10_000)
-    assert notice.get_attribute("data-code") == "wizard_unavailable"
+    expect(notice).to_have_attribute("data-code", "wizard_unavailable")
     page.locator(DEVICES).screenshot(path=str(SHOTS / "devices-after-delete.png"))
 
     # disable and enable again through the engine (lab.set_enabled)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import SHOTS, open_notebook, run_all, write_notebook
 
@@ -26,5 +27,5 @@ def test_bundle_renders_and_shows_error_inside_widget(page, lab_server):
     run_all(page)
     box = page.locator(".ionpy-root .ionpy-error")
     box.wait_for(timeout=60_000)
-    assert "unknown widget view" in box.inner_text()
+    expect(box).to_contain_text("unknown widget view")
     box.screenshot(path=str(SHOTS / "smoke-error-box.png"))

@@ -5,6 +5,7 @@ and the live chart draws its lines. Also screenshots the dashboard in the dark t
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import SHOTS, open_notebook, run_all
 
@@ -32,7 +33,7 @@ def test_quickstart_runs_and_shows_the_bench(page, lab_server):
                 && p?.querySelector(".ionpy-reading[data-key='u_out'] .ionpy-value")?.textContent === "5.00"
                 && p?.querySelector(".ionpy-reading[data-key='i_out'] .ionpy-value")?.textContent === "0.500";
         }""", timeout=20_000)
-    assert "DPS5005_1" in panel.inner_text()
+    expect(panel).to_contain_text("DPS5005_1")
     # the chart: one line per series (u_out/i_out of both supplies), drawn
     page.locator(".bqplot g.curve path.line").nth(3).wait_for(state="attached", timeout=30_000)
     tabs = page.locator(".ionpy-dashboard .lm-TabBar-tab")
@@ -63,7 +64,7 @@ def test_quickstart_runs_and_shows_the_bench(page, lab_server):
     tabs.nth(1).click()
     psu = page.locator(".ionpy-dashboard .ionpy-controls >> visible=true")
     psu.locator(".ionpy-channel-card").nth(2).wait_for()
-    assert "RIGOL" in psu.locator(".ionpy-panel-title").inner_text()
+    expect(psu.locator(".ionpy-panel-title")).to_contain_text("RIGOL")
     psu.screenshot(path=str(SHOTS / "quickstart-controls-psu.png"))
     tabs.nth(2).click()
     battery = page.locator(".ionpy-dashboard .ionpy-controls >> visible=true")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import SHOTS, open_notebook, run_all, write_notebook
 
@@ -66,7 +67,7 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     assert {"DPS5005", "SCPI_PSU", "V01_Battery"} <= set(tiles.evaluate_all("ts => ts.map(t => t.dataset.name)"))
     shot(wizard, "1-catalogue")
     wizard.locator(".ionpy-tab", has_text="Simulated").click()
-    assert wizard.locator(".ionpy-tile").count() == 1
+    expect(wizard.locator(".ionpy-tile")).to_have_count(1)
     shot(wizard, "1b-filtered")
     wizard.locator(".ionpy-tab", has_text="All").click()
     wizard.locator(".ionpy-search").fill("rd tech")
@@ -74,7 +75,7 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     wizard.locator(".ionpy-search").fill("")
     tile = wizard.locator('.ionpy-tile[data-name="DPS5005"]')
     tile.click()
-    assert tile.get_attribute("aria-selected") == "true"
+    expect(tile).to_have_attribute("aria-selected", "true")
     shot(wizard, "1c-selected")
     wizard.locator(".ionpy-next").click()
     # step 2: identity, the generated id is accepted
@@ -97,17 +98,17 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     port.press("Tab")
     row = wizard.locator(".ionpy-ports tbody tr", has_text=pty)
     row.wait_for(timeout=T)
-    assert "free" in row.inner_text()
+    expect(row).to_contain_text("free")
     row.click()
-    assert row.get_attribute("aria-selected") == "true"
+    expect(row).to_have_attribute("aria-selected", "true")
     wizard.locator(".ionpy-advanced summary").click()
     assert wizard.locator('input[data-param="slave_id"]').input_value() == "1"
     shot(wizard, "3-connection")
     wizard.locator(".ionpy-next").click()
     # step 4: the probe runs by itself, green steps and u_in in volts
     wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
-    assert wizard.locator(".ionpy-probe-step.ionpy-ok").count() == 5
-    assert wizard.locator(".ionpy-probe-step.ionpy-bad").count() == 0
+    expect(wizard.locator(".ionpy-probe-step.ionpy-ok")).to_have_count(5)
+    expect(wizard.locator(".ionpy-probe-step.ionpy-bad")).to_have_count(0)
     u_in = wizard.locator('.ionpy-value-cell[data-key="u_in"] .ionpy-value')
     assert re.fullmatch(r"24(\.0+)?\s*V", u_in.inner_text().strip()), u_in.inner_text()
     shot(wizard, "4-probe-ok")
@@ -115,14 +116,14 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     # step 5: summary, python call and yaml diff, then add
     diff = wizard.locator(".ionpy-diff")
     diff.wait_for(timeout=T)
-    assert "+  - id: DPS5005_1" in diff.inner_text()
+    expect(diff).to_contain_text("+  - id: DPS5005_1")
     python = wizard.locator(".ionpy-python").inner_text()
     assert 'await lab.add_device({"id": "DPS5005_1", "driver": "DPS5005"' in python
     shot(wizard, "5-confirm")
     wizard.locator(".ionpy-add-button").click()
     done = wizard.locator(".ionpy-done")
     done.wait_for(timeout=T)
-    assert "DPS5005_1 added and online" in done.inner_text()
+    expect(done).to_contain_text("DPS5005_1 added and online")
     shot(wizard, "5b-added")
     # the device manager (a later cell) shows it live, and the lab knows it
     manager = page.locator(".ionpy-devices")
@@ -133,7 +134,7 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-cell'); }")
     check_cell.locator(".jp-OutputArea-output", has_text="'DPS5005_1'").wait_for(timeout=T)
     assert "['BAT'" not in check_cell.inner_text()
-    assert "DEVICES ['DPS5005_1'] ['online']" in check_cell.inner_text()
+    expect(check_cell).to_contain_text("DEVICES ['DPS5005_1'] ['online']")
     # "add another" starts over at the catalogue with the id counter moved on
     wizard.locator(".ionpy-add-another").click()
     wizard.locator(".ionpy-tile").first.wait_for(timeout=T)
@@ -160,8 +161,8 @@ def test_new_user_adds_a_simulated_dps5005_with_the_wizard(page, lab_server):
     editor.locator(".ionpy-probe-status", has_text="unchanged").wait_for(timeout=T)
     editor.locator(".ionpy-next").click()
     editor.locator(".ionpy-diff").wait_for(timeout=T)
-    assert "+    location: bench 2" in editor.locator(".ionpy-diff").inner_text()
-    assert 'await lab.update_device("DPS5005_1"' in editor.locator(".ionpy-python").inner_text()
+    expect(editor.locator(".ionpy-diff")).to_contain_text("+    location: bench 2")
+    expect(editor.locator(".ionpy-python")).to_contain_text('await lab.update_device("DPS5005_1"')
     editor.locator(".ionpy-add-button", has_text="Save changes").click()
     editor.locator(".ionpy-done", has_text="DPS5005_1 updated (state: online)").wait_for(timeout=T)
     shot(editor, "e2-edit-saved")
@@ -177,14 +178,15 @@ def test_a_failing_probe_shows_its_hint(page, lab_server):
     wizard.locator(".ionpy-next").click()
     bad = wizard.locator(".ionpy-probe-step.ionpy-bad")
     bad.wait_for(timeout=T)
-    assert "Identify" in bad.inner_text() and "slave_id: 1" in bad.locator(".ionpy-probe-hint").inner_text()
+    expect(bad).to_contain_text("Identify")
+    expect(bad.locator(".ionpy-probe-hint")).to_contain_text("slave_id: 1")
     assert wizard.locator(".ionpy-next").is_disabled()
-    assert wizard.locator("button", has_text="Try 19200 baud").count() == 1
+    expect(wizard.locator("button", has_text="Try 19200 baud")).to_have_count(1)
     shot(wizard, "f2-probe-failed-slave")
     # the probe found the instrument with slave id 1: one click applies it and probes again
     wizard.locator("button", has_text="Use slave_id 1 and retry").click()
     wizard.locator(".ionpy-probe-status.ionpy-msg-ok").wait_for(timeout=T)
-    assert wizard.locator(".ionpy-probe-step.ionpy-bad").count() == 0
+    expect(wizard.locator(".ionpy-probe-step.ionpy-bad")).to_have_count(0)
     shot(wizard, "f2b-probe-fixed")
     # Escape goes back; a port that does not exist fails at "Open transport" with its hint
     wizard.locator(".ionpy-probe-status").press("Escape")
@@ -197,12 +199,13 @@ def test_a_failing_probe_shows_its_hint(page, lab_server):
     port.press("Enter")  # Enter = next from a text field
     bad = wizard.locator(".ionpy-probe-step.ionpy-bad")
     bad.wait_for(timeout=T)
-    assert "Open transport" in bad.inner_text() and "does not exist" in bad.inner_text()
+    expect(bad).to_contain_text("Open transport")
+    expect(bad).to_contain_text("does not exist")
     shot(wizard, "f4-probe-failed-port")
     # skip: the offline device can still be configured
     wizard.locator("button", has_text="Skip").click()
     wizard.locator(".ionpy-diff").wait_for(timeout=T)
-    assert "skipped" in wizard.locator('.ionpy-summary-list dd[data-key="test"]').inner_text()
+    expect(wizard.locator('.ionpy-summary-list dd[data-key="test"]')).to_contain_text("skipped")
     shot(wizard, "f5-confirm-offline")
     wizard.locator(".ionpy-add-button").click()
     done = wizard.locator(".ionpy-done")
@@ -259,7 +262,7 @@ def test_the_wizard_works_from_the_keyboard(page, lab_server):
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=T)
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=T)  # the theme switch overlay
-    assert wizard.locator(".ionpy-stepbar-link").count() == 0  # once added, no way back into the steps
+    expect(wizard.locator(".ionpy-stepbar-link")).to_have_count(0)  # once added, no way back into the steps
     shot(wizard, "k4-dark-added")
     wizard.locator(".ionpy-add-another").click()
     wizard.locator(".ionpy-tile").first.wait_for(timeout=T)
@@ -293,7 +296,7 @@ def test_discovery_panel_opens_the_wizard_prefilled(page, lab_server):
     panel.locator("text=Local buses only").wait_for(timeout=T)
     panel.locator("button", has_text="Include network").click()
     warning = panel.locator(".ionpy-banner-warn")
-    assert "broadcasts" in warning.inner_text()
+    expect(warning).to_contain_text("broadcasts")
     shot(panel, "d2-visa-warning")
     warning.locator("button", has_text="Cancel").click()  # never broadcast in a test
     panel.locator(".ionpy-tab", has_text="Network").click()
@@ -307,7 +310,7 @@ def test_discovery_panel_opens_the_wizard_prefilled(page, lab_server):
     row.click()
     wizard = page.locator(".ionpy-wizard")
     wizard.wait_for(timeout=T)
-    assert "Connection from discovery" in wizard.inner_text()
+    expect(wizard).to_contain_text("Connection from discovery")
     shot(wizard, "d4-wizard-prefilled")
     wizard.locator('.ionpy-tile[data-name="SCPI_PSU"]').click()
     wizard.locator(".ionpy-next").click()
