@@ -1,7 +1,9 @@
-"""Serial ports through pyserial-asyncio-fast (see docs/decisions/0002-serial-library.md).
+"""Serial ports: pyserial opens and configures them, the event loop's descriptor watcher reads them.
 
-pyserial-asyncio-fast opens and closes the port in an executor and then reads through the event
-loop's file-descriptor watcher, so nothing here blocks the loop. Open failures are mapped by
+On POSIX a device path is opened by pyserial in an executor and then read and written directly
+on its file descriptor by :class:`~._fdserial.FdSerialTransport` (docs/decisions/0006); Windows
+ports and pyserial URLs go through pyserial-asyncio-fast (docs/decisions/0002), which opens and
+closes in an executor too, so nothing here blocks the loop. Open failures are mapped by
 :func:`open_error` to errors a user can act on: a missing device lists the ports that do exist,
 a permission problem explains the ``dialout`` group, a locked port names the port.
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,12 +27,20 @@ from ..errors import (
     TransportError,
     TransportUnavailableError,
 )
+from ._fdserial import FdSerialTransport
 from ._stream import ByteStreamProtocol, StreamTransport
 from .address import SerialParams
 
 _NOT_FOUND = (errno.ENOENT, errno.ENODEV, errno.ENXIO)
 _DENIED = (errno.EACCES, errno.EPERM)
 _BUSY = (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK)
+
+
+def direct_fd_io(port: str) -> bool:
+    """True when the transport reads and writes the port's file descriptor itself: a device path
+    on POSIX. Windows ports and pyserial URLs (``socket://``, ``rfc2217://``, ``loop://``) go
+    through pyserial-asyncio-fast."""
+    return os.name == "posix" and "://" not in port
 
 
 def list_port_names() -> list[str]:
@@ -88,16 +100,24 @@ class SerialTransport(StreamTransport):
             raise TransportUnavailableError(f"serial support is not installed ({exc.name} missing)",
                                             hint="pip install pyserial pyserial-asyncio-fast") from exc
         p = self.params
+        loop = asyncio.get_running_loop()
+        settings = {"baudrate": p.baudrate, "bytesize": p.bytesize, "parity": p.parity, "stopbits": p.stopbits,
+                    "exclusive": p.exclusive}
         try:
-            transport, self._protocol = await serial_asyncio_fast.create_serial_connection(
-                asyncio.get_running_loop(), ByteStreamProtocol, url=p.port, baudrate=p.baudrate,
-                bytesize=p.bytesize, parity=p.parity, stopbits=p.stopbits, exclusive=p.exclusive)
-            # pyserial-asyncio-fast calls connection_made on a later loop turn: writable right away
-            self._protocol.transport = self._protocol.transport or transport
+            if direct_fd_io(p.port):
+                port = await loop.run_in_executor(None, functools.partial(serial.Serial, p.port, **settings))
+                protocol = ByteStreamProtocol()
+                FdSerialTransport(loop, protocol, port)  # calls connection_made
+                self._protocol = protocol
+            else:
+                transport, self._protocol = await serial_asyncio_fast.create_serial_connection(
+                    loop, ByteStreamProtocol, url=p.port, **settings)
+                # pyserial-asyncio-fast calls connection_made on a later loop turn: writable right away
+                self._protocol.transport = self._protocol.transport or transport
         except (serial.SerialException, OSError, ValueError) as exc:
             existing: list[str] = []
             if getattr(exc, "errno", None) in _NOT_FOUND:
-                existing = await asyncio.get_running_loop().run_in_executor(None, list_port_names)
+                existing = await loop.run_in_executor(None, list_port_names)
             raise open_error(exc, p.port, existing) from exc
         self._open = True
 
