@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import IonpyError
+from ..errors import IonpyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 BUSES = ("serial", "usb", "hid", "visa", "tcp")
@@ -95,7 +95,7 @@ def _check_discover_args(args: argparse.Namespace) -> None:
 
 
 async def _scan(args: argparse.Namespace) -> Any:
-    from .discovery import discover
+    from ..discovery import discover
 
     if args.bus == "tcp":
         ports = _ports(args.ports)
@@ -189,7 +189,7 @@ def _framing(args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     ftype = args.framing
     if ftype is None:  # parameters for the driver's own framing
-        from .driver.registry import get_driver
+        from ..driver.registry import get_driver
 
         blueprint = get_driver(args.driver).blueprint_for(args.transport)
         if blueprint is None:
@@ -214,14 +214,14 @@ def _format(value: Any) -> str:
 
 
 def probe_command(args: argparse.Namespace) -> int:
-    from .engine.probe import probe
+    from ..engine.probe import probe
 
     params = parse_pairs(args.param, "--param")
     framing = _framing(args)
     if not args.timeout > 0:
         raise UsageError(f"--timeout must be positive, got {args.timeout}", hint="The default is 10 s.")
     if not args.json:
-        from .engine.probe_hints import port_label
+        from ..engine.probe_hints import port_label
 
         print(f"Probing {args.driver} over {port_label(args.transport, params)} …", flush=True)
     result = asyncio.run(probe(args.driver, args.transport, params, framing, timeout=args.timeout,

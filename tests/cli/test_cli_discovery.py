@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from ionpy_widgets.cli import main
-from ionpy_widgets.cli_discovery import parse_pairs, parse_value
+from ionpy_widgets.cli.discovery import parse_pairs, parse_value
 
-VISA_YAML = Path(__file__).resolve().parents[1] / "ionpy_widgets" / "instruments" / "scpi_psu" / "visa_sim.yaml"
+VISA_YAML = Path(__file__).resolve().parents[2] / "ionpy_widgets" / "instruments" / "scpi_psu" / "visa_sim.yaml"
 SCAN_KEYS = ["host", "port", "service", "latency_ms", "idn"]
 IDN_KEYS = ["manufacturer", "model", "serial", "firmware"]
 
