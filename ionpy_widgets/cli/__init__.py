@@ -19,6 +19,7 @@ Every error a user can cause is printed with its code, message and hint, and exi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -60,3 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         except KeyboardInterrupt:  # a Ctrl+C before the signal handlers were installed
             return 130
+        except BrokenPipeError:  # whoever read our output left (`ionpy run --json | head`): not our error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+            os.close(devnull)
+            return 128 + 13  # what a shell reports for SIGPIPE

@@ -115,6 +115,19 @@ def test_info_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Drivers:" in out and "DPS5005" in out and "Simulators" in out and "dps5005" in out
 
 
+def test_a_reader_that_leaves_early_is_not_a_traceback() -> None:
+    # `ionpy info | head -1`: the pipe closes under the printer; exit like a shell does, quietly
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run([*IONPY, "info"], stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60,
+                                check=False)
+    finally:
+        os.close(writer)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr
+
+
 # --- simulate + run ------------------------------------------------------------------------------
 
 
