@@ -6,6 +6,7 @@ Shape::
     engine: {backoff_max: 10}          # optional, see EngineSettings
     logging: {level: INFO}             # optional, see config_schema
     storage: {state: device_state.json, journal: journal.sqlite}   # optional, see config_schema
+    history: {path: history.sqlite}    # optional: every start records here, see config_schema
     devices:
       - id: DPS5005_1
         driver: DPS5005
@@ -40,7 +41,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ..errors import ConfigValidationError
 from .atomic import atomic_write_text
 from .config_migrations import migrate
-from .config_schema import CONFIG_VERSION, TOP_LEVEL_KEYS, LoggingConfig, StorageConfig
+from .config_schema import CONFIG_VERSION, TOP_LEVEL_KEYS, HistoryConfig, LoggingConfig, StorageConfig
 from .settings import EngineSettings
 from .validate import TEXT_KEYS, check_device_mapping, plain
 
@@ -120,6 +121,8 @@ class LabConfig:
     migrated_from: int = CONFIG_VERSION
     #: What the migrations changed (one line each).
     migration_notes: list[str] = field(default_factory=list)
+    #: Where every start of this lab records (``history:``); ``record=`` overrides it.
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     @property
     def ids(self) -> list[str]:
@@ -168,7 +171,8 @@ class LabConfig:
             seen[dev.id] = index
             devices.append(dev)
         return cls(devices, engine, path, document, LoggingConfig.from_mapping(data.get("logging")),
-                   StorageConfig.from_mapping(data.get("storage")), old_version, notes)
+                   StorageConfig.from_mapping(data.get("storage")), old_version, notes,
+                   HistoryConfig.from_mapping(data.get("history")))
 
 
 def _migration_copy(data: Mapping[str, Any]) -> dict[str, Any]:

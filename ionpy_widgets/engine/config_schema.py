@@ -1,5 +1,5 @@
-"""The config file's top-level sections besides ``devices`` and ``engine``: ``version``, ``logging``
-and ``storage``. Device entries are checked in :mod:`.validate`, the engine settings in
+"""The config file's top-level sections besides ``devices`` and ``engine``: ``version``, ``logging``,
+``storage`` and ``history``. Device entries are checked in :mod:`.validate`, the engine settings in
 :mod:`.settings`; :class:`~.config.LabConfig` puts them together (the one validator).
 
 Shape (every section optional)::
@@ -11,6 +11,9 @@ Shape (every section optional)::
       state: device_state.json      # persisted setpoints; false = keep nothing
       journal: journal.sqlite       # the journal of writes and lifecycle events; false = none
       autosave_interval: 5          # seconds between state saves (when something changed)
+    history:                        # record every start of this bench (see HistoryConfig)
+      path: history.sqlite          # relative to the config file's folder
+      enabled: true                 # optional; false keeps the path but records nothing
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from ..errors import ConfigValidationError
 
 #: The version this code writes; older files are migrated (:mod:`.config_migrations`).
 CONFIG_VERSION = 1
-TOP_LEVEL_KEYS = ("version", "devices", "engine", "logging", "storage")
+TOP_LEVEL_KEYS = ("version", "devices", "engine", "logging", "storage", "history")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STORAGE_KEYS = ("folder", "state", "journal", "autosave_interval")
+HISTORY_KEYS = ("path", "enabled")
 
 
 def check_version(data: Mapping[str, Any]) -> int:
@@ -133,4 +137,51 @@ class StorageConfig:
         return state, journal
 
 
-__all__ = ["CONFIG_VERSION", "LOG_LEVELS", "TOP_LEVEL_KEYS", "LoggingConfig", "StorageConfig", "check_version"]
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """``history:`` — the recording every start of this lab writes to (``Lab.start(..., record=)``
+    without the argument). ``path`` is kept as written; :meth:`target` resolves it: relative to the
+    config file's folder, or to the working directory for a dict config. Absent, or ``enabled:
+    false``: the lab records only when asked (``record=``, ``lab.record``, a run)."""
+
+    path: str | None = None
+    enabled: bool = True
+
+    @classmethod
+    def from_mapping(cls, data: Any, *, path: str = "history") -> HistoryConfig:
+        if isinstance(data, bool):
+            raise ConfigValidationError(f"must be a mapping with `path`, got {str(data).lower()}", path=path,
+                                        hint="Write `history: {path: history.sqlite}`; leave the section out "
+                                             "(or add `enabled: false`) to record only when asked.")
+        section = _section(data, path, HISTORY_KEYS)
+        if data is None:
+            return cls()
+        file = section.get("path")
+        if not isinstance(file, str) or not file.strip() or "\0" in file or file.rstrip().endswith(("/", "\\")):
+            what = "missing `path`" if file is None else f"must be the path of a file, got {file!r}"
+            raise ConfigValidationError(what, path=f"{path}.path",
+                                        hint="For example `path: history.sqlite` (relative to the config file's "
+                                             "folder) or an absolute path.")
+        enabled = section.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigValidationError(f"must be true or false, got {enabled!r}", path=f"{path}.enabled",
+                                        hint="Write `enabled: true` or `enabled: false`.")
+        return cls(str(file), enabled)
+
+    def target(self, config_path: Path | None) -> Path | None:
+        """The absolute file to record to, or None when the section is absent or disabled."""
+        if self.path is None or not self.enabled:
+            return None
+        file = Path(self.path).expanduser()
+        if not file.is_absolute():
+            file = (config_path.parent if config_path is not None else Path.cwd()) / file
+        return file.resolve()
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        return {"path": self.path} if self.enabled else {"path": self.path, "enabled": False}
+
+
+__all__ = ["CONFIG_VERSION", "LOG_LEVELS", "TOP_LEVEL_KEYS", "HistoryConfig", "LoggingConfig", "StorageConfig",
+           "check_version"]
