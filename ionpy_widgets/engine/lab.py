@@ -30,7 +30,7 @@ from .bus import Callback, CallbackSubscription, EventBus, Subscription
 from .config import LabConfig
 from .config_manager import ConfigManager
 from .handle import DeviceHandle
-from .lab_history import HistoryMixin
+from .lab_history import HistoryMixin, declared_recording
 from .lifecycle import LifecycleMixin
 from .manager import DeviceManager
 from .persistence import PersistenceMixin
@@ -102,13 +102,20 @@ class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin, HistoryMixin):
     def start(cls, config: ConfigSource = None, *, name: str | None = None,
               settings: EngineSettings | None = None, record: str | Path | None = None) -> _Starting:
         """Start a lab from a ``lab.yaml`` path, a config dict (``{"devices": [...]}``), a
-        :class:`LabConfig` or nothing (an empty lab). ``settings`` override the file's ``engine:``."""
+        :class:`LabConfig` or nothing (an empty lab). ``settings`` override the file's ``engine:``.
+
+        ``record=PATH`` records everything into the SQLite file PATH (relative: to the working
+        directory). Without it, the config's ``history: {path: ...}`` section names the file
+        (relative: to the config file's folder; for a dict config, to the working directory), and
+        its folder must exist. ``record=`` wins over the section."""
         return _Starting(config, name, settings, cls, record)
 
     @classmethod
     async def _open(cls, source: ConfigSource, name: str | None, settings: EngineSettings | None,
                     record: str | Path | None = None) -> Lab:
         config_manager, config = await _load(source)
+        if record is None:  # checked before a previous lab is stopped: a bad folder changes nothing
+            record = await asyncio.to_thread(declared_recording, config)
         key = name or (str(config.path) if config.path is not None else DICT_KEY)
         previous = _RUNNING.get(key)
         if previous is not None:

@@ -1,6 +1,7 @@
 """History on the lab: recording, ``lab.history`` and ``async with lab.run(...)``.
 
     lab = await Lab.start("bench.yaml", record="bench.sqlite")    # or: await lab.record(path)
+    # or in bench.yaml:  history: {path: bench.sqlite}  (every start records; record= wins)
     df = lab.history("BAT", "voltage", start=time.time() - 600)   # timestamp, value, unit, quality
     async with lab.run("iv-sweep", notes="red LED") as run:
         await psu.write("u_set", 1.0)
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import StorageError
 from .history import TimeLike, query_history
 from .recorder import Recorder
 from .runs import RunRecord
@@ -249,6 +251,26 @@ class Run(RunRecord):
         return super().__repr__()
 
 
+def declared_recording(config: LabConfig) -> Path | None:
+    """The file the config's ``history:`` section names, resolved (None when it names none), after
+    checking that its folder exists: a typo in a folder must stop the start, not create folders."""
+    history = getattr(config, "history", None)
+    target = history.target(config.path) if history is not None else None
+    if target is None:
+        return None
+    where = config.path.name if config.path is not None else "the config"
+    base = "the config file's folder" if config.path is not None else "the working directory"
+    if not target.parent.is_dir():
+        raise StorageError(f"history.path in {where}: the folder {target.parent} does not exist",
+                           path=str(target), field="history.path",
+                           hint=f"Create the folder (mkdir -p {target.parent}) or change `history.path` in {where} "
+                                f"(a relative path starts at {base}).")
+    if target.is_dir():
+        raise StorageError(f"history.path in {where}: {target} is a folder, not a file", path=str(target),
+                           field="history.path", hint=f"Name a file in it, e.g. `path: {target.name}/history.sqlite`.")
+    return target
+
+
 def _resolve(path: str | Path) -> Path:
     """An absolute path (a file that does not exist yet resolves too); no I/O beyond ``resolve``."""
     return Path(path).expanduser().resolve()
@@ -299,4 +321,4 @@ def _driver_versions(manager: DeviceManager, providers: dict[str, list[str]]) ->
     return out
 
 
-__all__ = ["DEFAULT_RUNS_FILE", "HistoryMixin", "Run"]
+__all__ = ["DEFAULT_RUNS_FILE", "HistoryMixin", "Run", "declared_recording"]
