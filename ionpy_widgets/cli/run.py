@@ -3,7 +3,8 @@
 Live readings on stdout (``--json``: one object per reading per line, with its ``alarm`` level:
 NORMAL, HI, HIHI, LO or LOLO), availability changes and alarm events on stderr; ``--record`` keeps
 everything in a SQLite recording (one run spanning it) and prints how many samples were published
-and stored when it stops."""
+and stored when it stops. Without ``--record``, a config with ``history: {path: ...}`` records there
+(``Lab.start`` reads the section) with the same run and summary; ``--record`` wins over the file."""
 
 from __future__ import annotations
 
@@ -85,5 +86,6 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--json", action="store_true", help="one JSON object per reading per line")
     run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl+C)")
     run.add_argument("--record", metavar="PATH", help="record every reading, write and event into the SQLite file "
-                     "PATH (reopen it with ionpy_widgets.open_run(PATH))")
+                     "PATH (reopen it with ionpy_widgets.open_run(PATH)); default: the config's "
+                     "history.path, if it has one")
     run.set_defaults(handler=_run)
