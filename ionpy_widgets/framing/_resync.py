@@ -21,6 +21,10 @@ dead (``incomplete``). Without silence the buffer holds at most ``2 * max_frame`
 
 Every decision depends only on the bytes received and on elapsed silence, never on how the
 stream was split into ``feed`` calls, so byte-by-byte feeding gives the same results.
+
+The common case, an idle framer handed exactly one whole intact frame (a reply read in one go),
+skips the parse loop: one measure, one check (``fast_path``; tests/framing/test_measured_fast_path.py
+checks that it agrees with the loop on any stream).
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ class MeasuredFramer(BufferedFramer):
         self._level = 0  # silence level already processed for the current buffer
         self._stalled = False  # a rejected candidate waits for the frames inside it to be decided
         self._oversize_span = 1  # bytes reported when a frame announces a length > max_frame
+        #: Take the one-whole-frame shortcut in :meth:`feed` (same results; False forces the parse loop).
+        self.fast_path = True
 
     # --- hooks --------------------------------------------------------------------------------
     def _find_start(self, buf: bytearray, pos: int) -> int:
@@ -111,6 +117,16 @@ class MeasuredFramer(BufferedFramer):
         self._stalled = False
 
     def feed(self, data: bytes, now: float) -> list[FrameResult]:
+        if self.fast_path and data and not self._buf and not self._junk.data:
+            # The common case, an idle framer handed exactly one whole intact frame: one measure
+            # and one check instead of the parse loop, leaving the state the loop would leave.
+            n = self._measure(data, 0)
+            if 0 < n == len(data) <= self.max_frame and self._find_start(data, 0) == 0 and self._verify(data, 0, n):
+                self._last_rx = now
+                self._level = 0
+                self._stalled = False
+                raw = bytes(data)
+                return [Frame(self._payload(raw), raw, now)]
         out = self._expire(now)
         if data:
             self._buf += data
