@@ -1,6 +1,6 @@
 """The link: the one place where a transport meets a framer.
 
-* one outstanding request per bus (an ``asyncio.Lock``),
+* one outstanding request per bus (a FIFO turn: free turns cost nothing, waiting ones a future),
 * a per-request timeout and bounded retries (timeouts and corrupted replies are retried,
   explicit error replies are not),
 * the framer's ``min_silence`` (Modbus t3.5) honoured before every write,
@@ -9,6 +9,11 @@
   (virtual, HID); message-based transports (VISA) are read on demand; the framer is woken at its
   deadlines by a loop timer,
 * a trace hook ``(direction, bytes, monotonic time)`` for debugging, and counters.
+
+A request's timeout is kept by one lazily re-armed loop timer (the watchdog) rather than a timer
+per request: it fires at the earliest time a wait could end, and either ends the wait or moves to
+that wait's end. A poller whose replies come in well within the timeout arms about one timer per
+timeout period instead of one (plus its cancellation) per request.
 """
 
 from __future__ import annotations
@@ -77,9 +82,12 @@ class Link:
         self.on_unsolicited = on_unsolicited
         self.clock = clock
         self.stats = LinkStats()
-        self._lock = asyncio.Lock()
+        self._busy = False  # a request holds the bus
+        self._turns: deque[asyncio.Future[None]] = deque()  # requests waiting for it, in order
         self._items: deque[FrameResult | object] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._wait_until = 0.0  # loop time at which the current wait for an item ends
+        self._watchdog: asyncio.TimerHandle | None = None
         self._reader: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._pending = False
@@ -111,6 +119,9 @@ class Link:
 
     async def close(self) -> None:
         self._cancel_timer()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
@@ -143,7 +154,11 @@ class Link:
         """
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
-        async with self._lock:
+        if self._busy:
+            await self._wait_turn()
+        else:
+            self._busy = True
+        try:
             last: Exception | None = None
             for attempt in range(retries + 1):
                 if attempt:
@@ -154,30 +169,63 @@ class Link:
                     last = exc
             assert last is not None
             raise last
+        finally:
+            self._next_turn()
 
     async def send(self, payload: bytes) -> None:
         """Send without waiting for a reply (commands that never answer)."""
         await self.request(payload, expect_reply=False, retries=0)
 
+    async def _wait_turn(self) -> None:
+        """Wait until the requests queued before this one are done (first come, first served)."""
+        turn = asyncio.get_running_loop().create_future()
+        self._turns.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # handed the bus, then cancelled: pass it on
+                self._next_turn()
+            raise
+        finally:
+            if not turn.done() or turn.cancelled():
+                with contextlib.suppress(ValueError):
+                    self._turns.remove(turn)
+
+    def _next_turn(self) -> None:
+        """Hand the bus to the next waiting request, or free it."""
+        turns = self._turns
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._busy = False
+
     async def _exchange(self, payload: bytes, timeout: float, expect_reply: bool,
                         match: Matcher | None) -> Frame | None:
-        self._raise_if_failed()
-        await self._honour_silence()
-        self._drain_stale()
+        if self._failure is not None or not self.transport.is_open:
+            self._raise_if_failed()
+        silence = getattr(self.framer, "min_silence", 0.0)
+        if silence > 0 and self._last_activity + silence > self.clock():
+            await self._honour_silence()
+        if self._items:
+            self._drain_stale()
         wire = self.framer.encode(payload)
         started = self.clock()
-        self.stats.requests += 1
+        stats = self.stats
+        stats.requests += 1
         self._pending = expect_reply
         try:
-            self._trace("tx", wire, started)
+            if self.trace is not None:
+                self._trace("tx", wire, started)
             await self.transport.write(wire)
-            self.stats.bytes_out += len(wire)
+            stats.bytes_out += len(wire)
             self._last_activity = self.clock()
             if not expect_reply:
                 return None
             frame = await self._await_reply(started, timeout, match, wire)
-            self.stats.replies += 1
-            self.stats.last_latency = self.clock() - started
+            stats.replies += 1
+            stats.last_latency = self.clock() - started
             return frame
         except TransportError as exc:
             self._failure = exc
@@ -188,6 +236,7 @@ class Link:
     async def _await_reply(self, started: float, timeout: float, match: Matcher | None, wire: bytes) -> Frame:
         deadline = started + timeout
         seen_error: FrameError | None = None
+        items = self._items
         while True:
             remaining = deadline - self.clock()
             if remaining <= 0:
@@ -196,9 +245,21 @@ class Link:
                     raise FramingError(f"no valid reply: {seen_error.kind} ({seen_error.detail})",
                                        sent=wire, received=seen_error.raw)
                 raise ProtocolTimeoutError(f"no reply within {timeout:.3g} s", sent=wire)
-            item = await self._next_item(remaining)
-            if item is None:
-                continue
+            if items:
+                item = items.popleft()
+            elif self.transport.streaming:  # wait here (no nested coroutine: this runs every request)
+                self._waiter = waiter = self._start_wait(remaining)
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+                if not items:
+                    continue
+                item = items.popleft()
+            else:
+                item = await self._read_on_demand(remaining)
+                if item is None:
+                    continue
             if item is _CLOSED:
                 self._raise_if_failed()
                 raise TransportClosedError("connection closed while waiting for a reply")
@@ -216,20 +277,28 @@ class Link:
                 continue
             return item
 
-    async def _next_item(self, remaining: float) -> FrameResult | object | None:
-        if self._items:
-            return self._items.popleft()
-        if not self.transport.streaming:
-            return await self._read_on_demand(remaining)
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(remaining):
-                await waiter
-        except TimeoutError:
-            return None
-        finally:
-            self._waiter = None
-        return self._items.popleft() if self._items else None
+    def _start_wait(self, remaining: float) -> asyncio.Future[None]:
+        """A future that received items (or the watchdog, after ``remaining`` seconds) complete."""
+        loop = asyncio.get_running_loop()
+        self._wait_until = until = loop.time() + remaining
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.when() > until:
+            if watchdog is not None:
+                watchdog.cancel()
+            self._watchdog = loop.call_at(until, self._on_watchdog)
+        return loop.create_future()
+
+    def _on_watchdog(self) -> None:
+        """End the current wait if its time is up; else fire again when it is. Idle without one."""
+        self._watchdog = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        loop = waiter.get_loop()
+        if loop.time() >= self._wait_until:
+            waiter.set_result(None)
+        else:
+            self._watchdog = loop.call_at(self._wait_until, self._on_watchdog)
 
     async def _read_on_demand(self, remaining: float) -> FrameResult | object | None:
         """Message-based transports (VISA): read only while a reply is awaited."""
@@ -248,8 +317,16 @@ class Link:
     # --- reader -----------------------------------------------------------------------------
     def _on_data(self, data: bytes) -> None:
         """Bytes from the transport's ``data_received`` (callback mode)."""
-        self._dispatch(self._feed(data))
-        self._arm_deadline()
+        now = self.clock()
+        self.stats.bytes_in += len(data)
+        self._last_activity = now
+        if self.trace is not None:
+            self._trace("rx", data, now)
+        results = self.framer.feed(data, now)
+        if results:
+            self._dispatch(results)
+        if self._timer is not None or self.framer.next_deadline() is not None:
+            self._arm_deadline()
 
     def _on_lost(self, exc: TransportError) -> None:
         self._failure = exc
@@ -295,14 +372,19 @@ class Link:
         now = self.clock()
         self.stats.bytes_in += len(data)
         self._last_activity = now
-        self._trace("rx", data, now)
+        if self.trace is not None:
+            self._trace("rx", data, now)
         return self.framer.feed(data, now)
 
     def _dispatch(self, results: list[FrameResult]) -> None:
+        if self._pending and results:
+            self._items.extend(results)
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
         for result in results:
-            if self._pending:
-                self._put(result)
-            elif isinstance(result, Frame):
+            if isinstance(result, Frame):
                 self.stats.unsolicited += 1
                 if self.on_unsolicited is not None:
                     try:
@@ -352,7 +434,7 @@ class Link:
             await asyncio.sleep(0)
 
     def _trace(self, direction: str, data: bytes, when: float) -> None:
-        if self.trace is None:
+        if self.trace is None:  # callers check first; kept for the odd direct call
             return
         try:
             self.trace(direction, data, when)

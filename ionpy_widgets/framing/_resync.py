@@ -140,7 +140,7 @@ class MeasuredFramer(BufferedFramer):
 
     def next_deadline(self) -> float | None:
         last = self._last_rx
-        if last is None or not (self._buf or self._junk):
+        if last is None or not (self._buf or self._junk.data):
             return None
         if self._level == 0 and self._silence is not None and (
                 self._stalled or (self._buf and self._measure(self._buf, 0) == SILENCE)):

@@ -178,7 +178,8 @@ class StreamTransport(TransportBase):
             raise TransportClosedError(self._not_open_text(), **self._details())
         try:
             protocol.transport.write(data)
-            await protocol.drain()
+            if protocol._paused:  # only a full write buffer waits
+                await protocol.drain()
         except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
             raise self._lost(exc) from exc
         if protocol.lost:  # pyserial-asyncio-fast aborts on a write error instead of raising
