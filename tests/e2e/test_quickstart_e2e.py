@@ -1,6 +1,6 @@
 """notebooks/quickstart.ipynb in a real JupyterLab: run all, then the dashboard shows the simulated
 bench online, the supply's output (switched on from code) and its values in the control panel,
-and the live chart draws its lines. Also screenshots the dashboard in the dark theme."""
+the recorded run's journal, and the live chart draws its lines. Also screenshots the dashboard in the dark theme."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def test_quickstart_runs_and_shows_the_bench(page, lab_server):
             timeout=60_000)
     # the last cell switched the output on from code and printed the values following it
     page.locator(".jp-OutputArea-output >> text=/u_out = +5.00 V +i_out = 0.500 A/").first.wait_for(timeout=60_000)
+    # the run cell stepped u_set 1 -> 5 V inside lab.run(): its journal lists the five writes made from code
+    page.locator(".jp-OutputArea-output >> text=/\\d+ samples and 5 writes in .*runs\\.sqlite/").wait_for(
+        timeout=60_000)
+    journal = page.locator(".jp-OutputArea-output table.dataframe").last
+    expect(journal.locator("tbody tr")).to_have_count(5)
+    assert [c.strip() for c in journal.locator("tbody tr td:nth-of-type(4)").all_inner_texts()] == [
+        "1.0", "2.0", "3.0", "4.0", "5.0"]
+    assert set(journal.locator("tbody tr td:nth-of-type(6)").all_inner_texts()) == {"code"}
     panel = page.locator(".ionpy-controls").first  # the first tab: DPS5005_1
     page.wait_for_function(
         """() => {
