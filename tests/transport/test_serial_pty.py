@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import os
 import tty
 from collections.abc import Iterator
@@ -156,7 +157,52 @@ async def test_non_exclusive_ports_can_share(pty: Pty):
         assert await pty.read(2) == b"hi"
 
 
-# --- the open-error mapping, unit-tested (as root, permissions cannot be provoked on a real port) ---
+# --- a real permission denial on a real pty ---
+
+_OPEN_IN_CHILD = """
+import asyncio, json, sys
+from ionpy_widgets.errors import IonpyError
+from ionpy_widgets.transport.address import SerialParams
+from ionpy_widgets.transport.serial import SerialTransport
+
+async def main():
+    try:
+        async with SerialTransport(SerialParams(sys.argv[1])):
+            print(json.dumps({"opened": True}))
+    except IonpyError as exc:
+        print(json.dumps(exc.to_dict()))
+
+asyncio.run(main())
+"""
+
+
+def test_a_port_the_user_may_not_open_explains_the_dialout_group(pty: Pty):
+    # a port owned by someone else with mode 0600, opened by a process without the right: as root, the
+    # child keeps uid 0 but loses every capability (no CAP_DAC_OVERRIDE), so the kernel refuses the open
+    # exactly as it refuses a user outside the dialout group
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("setpriv (util-linux) is needed to drop root's capabilities")
+        os.chown(pty.path, 65534, 65534)
+        os.chmod(pty.path, 0o600)
+        command = [setpriv, "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-c", _OPEN_IN_CHILD]
+    else:
+        os.chmod(pty.path, 0o000)  # our own pty, closed to its owner
+        command = [sys.executable, "-c", _OPEN_IN_CHILD]
+    result = subprocess.run([*command, pty.path], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    error = json.loads(result.stdout)
+    assert error["code"] == "port_permission_denied", error
+    assert pty.path in error["message"]
+    assert "dialout" in error["hint"]
+
+
+# --- the open-error mapping, unit-tested (every platform's wording) ---
 
 @pytest.mark.parametrize("exc", [
     PermissionError(errno.EACCES, "Permission denied"),
