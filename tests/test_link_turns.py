@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sys
 import tty
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,7 @@ from ionpy_widgets.framing import ModbusRtuFramer
 from ionpy_widgets.instruments.rdtech_dps.sim import DpsSimulator
 from ionpy_widgets.instruments.simhost import PtyServer
 from ionpy_widgets.link import Link
+from ionpy_widgets.transport._finetimer import FineTimer
 from ionpy_widgets.transport.address import SerialParams
 from ionpy_widgets.transport.serial import SerialTransport
 
@@ -130,3 +132,20 @@ async def test_answered_requests_share_one_watchdog_timer(dps_link):
     await link.close()
     assert link._watchdog is None and watchdog.cancelled()
 
+
+async def test_back_to_back_requests_keep_t35_with_the_fine_timer_and_close_releases_it():
+    trace: list[tuple[str, float]] = []
+    async with PtyServer(DpsSimulator()) as server:
+        framer = ModbusRtuFramer(baudrate=9600)
+        link = Link(SerialTransport(SerialParams(server.path, baudrate=9600)), framer, timeout=0.5,
+                    trace=lambda d, b, t: trace.append((d, t)))
+        async with link:
+            for _ in range(6):
+                await link.request(READ_13)
+            fine = link._fine
+            if sys.platform.startswith("linux"):
+                assert isinstance(fine, FineTimer) and fine.fd >= 0
+        assert link._fine is False and (not isinstance(fine, FineTimer) or fine.fd == -1)
+    gaps = [t - last for (d0, last), (d, t) in itertools.pairwise(trace) if d0 == "rx" and d == "tx"]
+    assert len(gaps) == 5 and min(gaps) >= framer.min_silence
+    assert sorted(gaps)[2] < framer.min_silence + 0.001  # not rounded up to whole milliseconds
