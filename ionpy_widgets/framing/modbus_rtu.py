@@ -24,10 +24,13 @@ that may take until t3.5 after the last byte. Function code 0 never starts a fra
 from __future__ import annotations
 
 from ._resync import INVALID, NEED, SILENCE, MeasuredFramer
+from .base import Frame, FrameResult
 from .checksums import crc16_modbus
 
 #: Largest RTU ADU: address + 253-byte PDU + CRC.
 MAX_ADU = 256
+#: Encoded requests remembered per framer (a poller sends the same few requests over and over).
+_ENCODED_CACHE = 64
 
 # function code → total frame length (fixed) or (index of the byte-count byte, length without it)
 _RESPONSE_FIXED = {0x05: 8, 0x06: 8, 0x07: 5, 0x0B: 8, 0x0F: 8, 0x10: 8, 0x16: 10}
@@ -104,6 +107,7 @@ class ModbusRtuFramer(MeasuredFramer):
         self._master = role == "master"
         self._fixed = _RESPONSE_FIXED if self._master else _REQUEST_FIXED
         self._counted = _RESPONSE_COUNTED if self._master else _REQUEST_COUNTED
+        self._encoded: dict[bytes, bytes] = {}
 
     @property
     def t35(self) -> float:
@@ -112,10 +116,30 @@ class ModbusRtuFramer(MeasuredFramer):
 
     def encode(self, payload: bytes) -> bytes:
         """``payload`` (address + PDU) followed by its CRC, low byte first."""
+        cacheable = type(payload) is bytes
+        if cacheable and (wire := self._encoded.get(payload)) is not None:
+            return wire
         if not 2 <= len(payload) <= self.max_frame - 2:
             raise ValueError(f"Modbus payload must be 2..{self.max_frame - 2} bytes (address + PDU), "
                              f"got {len(payload)}")
-        return bytes(payload) + crc16_modbus(payload).to_bytes(2, "little")
+        wire = bytes(payload) + crc16_modbus(payload).to_bytes(2, "little")
+        if cacheable:
+            if len(self._encoded) >= _ENCODED_CACHE:
+                self._encoded.clear()
+            self._encoded[payload] = wire
+        return wire
+
+    def feed(self, data: bytes, now: float) -> list[FrameResult]:
+        """:meth:`MeasuredFramer.feed` with its one-whole-frame shortcut spelt out for RTU (no hook
+        calls): an idle framer handed one complete reply with a good CRC returns it at once."""
+        if (self.fast_path and 4 <= len(data) <= self.max_frame and not self._buf and not self._junk.data
+                and self._measure(data, 0) == len(data) and crc16_modbus(data) == 0):
+            self._last_rx = now
+            self._level = 0
+            self._stalled = False
+            raw = bytes(data)
+            return [Frame(raw[:-2], raw, now)]
+        return MeasuredFramer.feed(self, data, now)
 
     # --- MeasuredFramer hooks -----------------------------------------------------------------
     def _measure(self, buf: bytearray, k: int) -> int:

@@ -149,3 +149,18 @@ def test_a_reply_to_the_dps5005_poll_in_one_chunk():
     bad = reply[:-1] + bytes([reply[-1] ^ 1])
     assert [r.kind for r in framer.feed(bad, 2.0)] == []  # undecided until t3.5: a frame may start inside
     assert [r.kind for r in framer.poll(2.0 + framer.t35)] == ["crc"]
+
+
+def test_modbus_encode_remembers_requests_and_stays_bounded():
+    framer = ModbusRtuFramer()
+    fresh = ModbusRtuFramer()
+    request = bytes.fromhex("0103 0000 000d")
+    wire = framer.encode(request)
+    assert wire == bytes.fromhex("0103 0000 000d 840f") and framer.encode(request) is wire
+    assert framer.encode(bytearray(request)) == wire  # not hashable: encoded every time, same bytes
+    for register in range(200):
+        payload = bytes([1, 3, 0, register, 0, 1])
+        assert framer.encode(payload) == fresh.encode(bytearray(payload))
+    assert 0 < len(framer._encoded) <= 64
+    with pytest.raises(ValueError, match=r"2\.\.254 bytes"):
+        framer.encode(b"\x01")
