@@ -11,6 +11,10 @@ when it reaches ``batch_size`` rows, ``flush_interval`` seconds after the first 
 timer on the running loop, or checked on the next record without a loop), on :meth:`Journal.flush`,
 on any query and on :meth:`Journal.close`. Values are stored as JSON. One connection and a lock
 make it safe to use from the loop and from executor threads.
+
+A write made from a notebook cell keeps that cell (``{"execution_count": 7, "cell_id": "..."}``)
+in the row's ``data`` JSON under ``"cell"`` — no new column, so files written before keep their
+schema and an older ionpy_widgets still opens the new ones (:attr:`JournalEntry.cell`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 from ..errors import IonpyError
 from .atomic import StorageError, WarningLog, move_aside
+from .provenance import cell_label
 from .storage.base import to_json as _to_json
 
 __all__ = ["EVENT_KINDS", "SOURCES", "Journal", "JournalEntry", "MissingDependencyError"]
@@ -71,7 +76,8 @@ class MissingDependencyError(IonpyError, ImportError):
 class JournalEntry:
     """One journal row. Writes fill ``entity``/``old``/``new``/``source``/``unit``; events fill ``data``."""
 
-    COLUMNS = ("id", "time", "timestamp", "kind", "device", "entity", "old", "new", "unit", "source", "data")
+    COLUMNS = ("id", "time", "timestamp", "kind", "device", "entity", "old", "new", "unit", "source", "cell",
+               "data")
 
     id: int
     timestamp: float
@@ -100,16 +106,23 @@ class JournalEntry:
     def detail(self) -> Any:
         return self.data.get("detail")
 
+    @property
+    def cell(self) -> dict[str, Any] | None:
+        """The notebook cell a write from code came from: ``{"execution_count", "cell_id"}`` or None."""
+        cell = self.data.get("cell")
+        return dict(cell) if isinstance(cell, Mapping) else None
+
     def to_row(self) -> dict[str, Any]:
         return {"id": self.id, "time": self.time.isoformat(timespec="milliseconds"), "timestamp": self.timestamp,
                 "kind": self.kind, "device": self.device, "entity": self.entity, "old": self.old, "new": self.new,
-                "unit": self.unit, "source": self.source, "data": dict(self.data)}
+                "unit": self.unit, "source": self.source, "cell": cell_label(self.cell), "data": dict(self.data)}
 
     def summary(self) -> str:
         """One readable line: ``psu1.u_set 5.0 → 6.0 V (widget)`` or ``device_added psu1 {...}``."""
         if self.kind == "write":
             unit = f" {self.unit}" if self.unit else ""
-            return f"{self.device}.{self.entity} {self.old!r} → {self.new!r}{unit} ({self.source})"
+            origin = ", ".join(filter(None, (self.source, cell_label(self.cell))))
+            return f"{self.device}.{self.entity} {self.old!r} → {self.new!r}{unit} ({origin})"
         extra = " " + json.dumps(dict(self.data), ensure_ascii=False, default=str) if self.data else ""
         return f"{self.kind} {self.device or ''}".rstrip() + extra
 
@@ -204,13 +217,19 @@ class Journal:
 
     # --- recording --------------------------------------------------------------------------
     def record_write(self, device: str, entity: str, old: Any, new: Any, *, source: str = "code",
-                     unit: str = "", detail: Any = None) -> None:
-        """Record that ``device.entity`` changed from ``old`` to ``new`` (``source``: who asked)."""
+                     unit: str = "", detail: Any = None, cell: Mapping[str, Any] | None = None) -> None:
+        """Record that ``device.entity`` changed from ``old`` to ``new`` (``source``: who asked;
+        ``cell``: the notebook cell a write from code came from, see :mod:`.provenance`)."""
         if not device or not entity:
             raise ValueError("record_write needs a device id and an entity key")
         if not _WORD.fullmatch(str(source)):
             raise ValueError(f"source {source!r} must be a short lowercase word such as {sorted(SOURCES)}")
-        data = None if detail is None else _to_json({"detail": detail})
+        extra: dict[str, Any] = {}
+        if detail is not None:
+            extra["detail"] = detail
+        if cell:
+            extra["cell"] = {"execution_count": cell.get("execution_count"), "cell_id": cell.get("cell_id")}
+        data = _to_json(extra) if extra else None
         self._append((time.time(), "write", device, entity, _to_json(old), _to_json(new), str(source), unit, data))
 
     def record_event(self, kind: str, device: str | None = None, **data: Any) -> None:

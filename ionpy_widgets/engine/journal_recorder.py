@@ -6,7 +6,7 @@ publisher waiting for a disk. :meth:`JournalRecorder.pump` handles whatever is q
 calls it before lifecycle changes, when ``lab.journal`` is read and at shutdown, so nothing
 queued is ever lost.
 
-* ``write`` (successful) → ``journal.record_write(device, key, old, new, source, unit)``, and the
+* ``write`` (successful) → ``journal.record_write(device, key, old, new, source, unit, cell)``, and the
   value is kept in the :class:`~.state.StateManager` when the entity is marked ``persist``
   (switches never are); a failed write → a ``write_failed`` event row with the error.
 * ``device_added``/``device_removed``/``device_error``/``availability``/``emergency_stop`` → rows of
@@ -104,10 +104,12 @@ class JournalRecorder:
     def _write(self, event: SystemEvent) -> None:
         p = event.payload
         key, source = str(p.get("key", "")), clean_source(p.get("source", "code"))
+        cell = p.get("cell") if isinstance(p.get("cell"), dict) else None
         if not p.get("ok"):
             if self.journal is not None:
+                origin = {"cell": cell} if cell is not None else {}
                 self.journal.record_event("write_failed", event.device, key=key, value=p.get("value"),
-                                          source=source, error=p.get("error"))
+                                          source=source, error=p.get("error"), **origin)
             return
         device = self.manager.devices.get(event.device)
         entity = None
@@ -122,7 +124,7 @@ class JournalRecorder:
                 log.debug("%s.%s not persisted: %s", event.device, key, exc)
         if self.journal is not None:
             self.journal.record_write(event.device, key, p.get("old"), p.get("value"), source=source,
-                                      unit=entity.unit if entity is not None else "")
+                                      unit=entity.unit if entity is not None else "", cell=cell)
 
     def _lifecycle(self, event: SystemEvent, journal: Journal) -> None:
         data = {k: v for k, v in event.payload.items() if k != "manifest"}

@@ -34,6 +34,7 @@ from .lab_history import HistoryMixin, declared_recording
 from .lifecycle import LifecycleMixin
 from .manager import DeviceManager
 from .persistence import PersistenceMixin
+from .provenance import install_cell_tracking
 from .settings import EngineSettings
 from .watchdog import LoopWatchdog
 
@@ -122,6 +123,7 @@ class Lab(LifecycleMixin, PersistenceMixin, AlarmsMixin, HistoryMixin):
             await previous._replace()
         lab = cls(config, key=key, settings=settings or config.engine)
         lab.config_manager = config_manager
+        install_cell_tracking()  # inside a kernel: writes from code name their notebook cell
         _RUNNING[key] = lab
         try:
             lab._open_storage()  # after the previous lab saved its state and closed its journal

@@ -2,7 +2,7 @@
 
     run = ionpy_widgets.open_run("discharge.sqlite")        # the newest run in the file
     run.samples          # device, entity, timestamp (UTC), value, unit, quality
-    run.journal          # every write with its source (code, widget, alarm, emergency_stop...)
+    run.journal          # every write with its source (code, widget, alarm...) and notebook cell (In [7])
     run.events, run.alarms, run.config, run.identities, run.drivers
     run.plot("BAT.voltage")            # matplotlib figure (min/max envelope + mean per bucket)
     run.to_parquet("out/")             # samples, journal, events, entities + run.json
@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from .history import pandas, query_history, span_frame
+from .provenance import cell_label
 from .storage import EventRecord, HistoryError, HistoryStore, RunInfo, RunNotFoundError, open_store
 
-JOURNAL_COLUMNS = ("timestamp", "device", "entity", "value", "requested", "unit", "source", "ok", "error")
+JOURNAL_COLUMNS = ("timestamp", "device", "entity", "value", "requested", "unit", "source", "cell", "cell_id", "ok",
+                   "error")
 EVENT_COLUMNS = ("timestamp", "category", "kind", "device", "entity", "source", "data")
 ALARM_COLUMNS = ("timestamp", "device", "entity", "level", "value", "message", "transition", "state", "who")
 
@@ -130,7 +132,8 @@ class RunRecord:
     @property
     def journal(self) -> Any:
         """Every write in the run with its source: timestamp, device, entity, value, requested,
-        unit, source, ok, error (the error message of a refused or failed write)."""
+        unit, source, cell (``"In [7]"`` for a write from code in a notebook cell, else empty),
+        cell_id (the nbformat cell id, else empty), ok, error (the message of a refused or failed write)."""
         return self._cached("journal", self._journal)
 
     def _journal(self) -> Any:
@@ -139,9 +142,10 @@ class RunRecord:
         rows = []
         for e in self._events(kinds=["write"]):
             data = e.data
-            error = data.get("error")
+            error, cell = data.get("error"), data.get("cell")
             rows.append((e.timestamp, e.device, e.entity, data.get("value"), data.get("requested", data.get("value")),
-                         units.get((e.device, e.entity or ""), ""), e.source, bool(data.get("ok", True)),
+                         units.get((e.device, e.entity or ""), ""), e.source, cell_label(cell),
+                         (cell.get("cell_id") or "") if isinstance(cell, dict) else "", bool(data.get("ok", True)),
                          error.get("message") if isinstance(error, dict) else error))
         return _frame(pd, rows, JOURNAL_COLUMNS, bools=("ok",))
 

@@ -4,7 +4,9 @@ A write is checked against the user's own limits (``limits:`` of the device's co
 :mod:`.limits`) and validated against the entity table (and the identified model's limits) *before* the
 device is asked for anything, so an out-of-range value fails the same way whether the instrument
 is online or not, and no byte is ever sent for an invalid value. Every attempt is published as a
-``write`` system event carrying its ``source`` (for the journal), successful or not.
+``write`` system event carrying its ``source`` (for the journal), successful or not; a write from
+code made inside a notebook cell also carries ``cell`` (its ``In [N]`` and cell id, see
+:mod:`.provenance`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..errors import DeviceUnavailableError, IonpyError
 from .events import SystemEvent, SystemKind, jsonable
 from .limits import apply_user_limits
 from .poller import normalise_error
+from .provenance import current_cell
 
 if TYPE_CHECKING:
     from ..driver.base import Driver
@@ -52,7 +55,10 @@ class WriteMixin:
 
     async def write(self, key: str, value: Any, *, source: str = "code") -> Any:
         """Validate, then write ``value`` to entity ``key``; returns the value actually written.
-        The event carries ``old``: the last polled value of ``key`` (None when not polled yet)."""
+        The event carries ``old``: the last polled value of ``key`` (None when not polled yet), and
+        for ``source="code"`` inside a notebook the ``cell`` the call came from."""
+        cell = current_cell() if source == "code" else None
+        origin = {"cell": cell} if cell is not None else {}
         last = self.readings.get(key)
         old = last.value if last is not None else None
         requested = value
@@ -69,11 +75,11 @@ class WriteMixin:
             raise
         except Exception as exc:
             error = exc if isinstance(exc, IonpyError) else normalise_error(exc, self.id, self.config.driver)
-            self._publish_write(key, requested, source, ok=False, old=old, error=error.to_dict())
+            self._publish_write(key, requested, source, ok=False, old=old, error=error.to_dict(), **origin)
             if error is exc:
                 raise
             raise error from exc
-        self._publish_write(key, written, source, ok=True, old=old, requested=requested)
+        self._publish_write(key, written, source, ok=True, old=old, requested=requested, **origin)
         return written
 
     async def outputs_off(self, *, source: str = "emergency_stop") -> list[str]:

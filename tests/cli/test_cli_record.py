@@ -133,7 +133,7 @@ async def test_clean_stop_loses_nothing_and_reopens(tmp_path: Path) -> None:
         assert len(samples) == count and set(samples["device"]) == {"BAT", "DPS5005_1"}
         assert list(samples.columns) == ["device", "entity", "timestamp", "value", "unit", "quality"]
         assert list(run.journal.columns) == ["timestamp", "device", "entity", "value", "requested", "unit", "source",
-                                             "ok", "error"]
+                                             "cell", "cell_id", "ok", "error"]
         assert run.config["source"] == str(tmp_path / "bench.yaml") and "V01_Battery" in run.config["text"]
         assert run.identities["DPS5005_1"]["identity"]["model"] == "DPS5005"
         kinds = set(run.events["kind"])
