@@ -32,6 +32,9 @@ def test_quickstart_runs_and_shows_the_bench(page, lab_server):
     assert [c.strip() for c in journal.locator("tbody tr td:nth-of-type(4)").all_inner_texts()] == [
         "1.0", "2.0", "3.0", "4.0", "5.0"]
     assert set(journal.locator("tbody tr td:nth-of-type(6)").all_inner_texts()) == {"code"}
+    # ... each with the cell that made it: this cell's own In [N] prompt (JupyterLab sends the cell id)
+    prompt = page.locator(".jp-CodeCell", has=journal).locator(".jp-InputPrompt").inner_text()  # "[6]:"
+    assert set(journal.locator("tbody tr td:nth-of-type(7)").all_inner_texts()) == {f"In {prompt.rstrip(':')}"}
     panel = page.locator(".ionpy-controls").first  # the first tab: DPS5005_1
     page.wait_for_function(
         """() => {
