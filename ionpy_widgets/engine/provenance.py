@@ -6,13 +6,14 @@ its ``execute_request``, which the kernel keeps in a :class:`contextvars.Context
 background task started by cell 5 still sees cell 5's request while cell 7 runs — a write it makes
 is attributed to cell 5, not to whatever cell happens to be running.
 
-The request carries the cell id (``parent["metadata"]["cellId"]``, sent by JupyterLab, Notebook 7,
-VS Code and nbclient) but not the execution count. IPython numbers a cell when it starts it: it
-increments ``shell.execution_count`` *before* running the code and then fires ``pre_run_cell``, so
-during that event ``shell.execution_count - 1`` is the cell's ``In [N]``. A ``pre_run_cell`` hook,
-registered once by :func:`install_cell_tracking` (called by ``Lab.start`` inside a kernel), keeps a
-bounded map from the request's ``msg_id`` to that number; the cell that installs the hook has
-already passed its ``pre_run_cell`` and is recorded at install time.
+The request carries the cell id (``parent["metadata"]["cellId"]``, sent by JupyterLab and Notebook
+7; nbclient 0.11 sends none, so a notebook executed by it gets ``In [N]`` only) but not the
+execution count. IPython numbers a cell when it starts it: it increments ``shell.execution_count``
+*before* running the code and then fires ``pre_run_cell``, so during that event
+``shell.execution_count - 1`` is the cell's ``In [N]``. A ``pre_run_cell`` hook, registered once by
+:func:`install_cell_tracking` (called by ``Lab.start`` inside a kernel), keeps a bounded map from
+the request's ``msg_id`` to that number; the cell that installs the hook has already passed its
+``pre_run_cell`` and is recorded at install time.
 
 This module never imports IPython or ipykernel: it only looks for them in :data:`sys.modules`.
 Outside a kernel (a plain script, ``ionpy run``, the tests) :func:`current_cell` returns ``None``.
