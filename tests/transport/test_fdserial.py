@@ -8,12 +8,11 @@ descriptor whose reads end in an empty read (a pty reports a hang-up as ``EIO`` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import tty
 from collections.abc import Iterator
 
 import pytest
+from pty_helpers import Pty
 
 from ionpy_widgets.errors import TransportClosedError, TransportError
 from ionpy_widgets.transport._fdserial import EMPTY_READ, HIGH_WATER, FdSerialTransport
@@ -24,41 +23,9 @@ from ionpy_widgets.transport.serial import SerialTransport, direct_fd_io
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="direct descriptor I/O is POSIX only")
 
 
-class PtyEnd:
-    """A raw pty pair: ``master`` is the far end, ``path`` the slave device the transport opens."""
-
-    def __init__(self) -> None:
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.path = os.ttyname(slave)
-        os.close(slave)
-        os.set_blocking(self.master, False)
-
-    async def read(self, count: int, timeout: float = 5.0) -> bytes:
-        loop = asyncio.get_running_loop()
-        data = bytearray()
-        ready = asyncio.Event()
-        loop.add_reader(self.master, ready.set)
-        try:
-            async with asyncio.timeout(timeout):
-                while len(data) < count:
-                    await ready.wait()
-                    ready.clear()
-                    with contextlib.suppress(BlockingIOError):
-                        data += os.read(self.master, count - len(data))
-        finally:
-            loop.remove_reader(self.master)
-        return bytes(data)
-
-    def hang_up(self) -> None:
-        if self.master >= 0:
-            os.close(self.master)
-            self.master = -1
-
-
 @pytest.fixture
-def pty_end() -> Iterator[PtyEnd]:
-    end = PtyEnd()
+def pty_end() -> Iterator[Pty]:
+    end = Pty(keep_slave=False)
     yield end
     end.hang_up()
 
@@ -88,7 +55,7 @@ def test_device_paths_use_the_descriptor_and_urls_do_not():
     assert not direct_fd_io("rfc2217://127.0.0.1:7777")
 
 
-async def test_serial_transport_reads_and_writes_the_descriptor(pty_end: PtyEnd):
+async def test_serial_transport_reads_and_writes_the_descriptor(pty_end: Pty):
     received: list[bytes] = []
     got = asyncio.Event()
     async with SerialTransport(SerialParams(pty_end.path)) as transport:
@@ -105,7 +72,7 @@ async def test_serial_transport_reads_and_writes_the_descriptor(pty_end: PtyEnd)
     assert aio.is_closing() and not aio.is_reading() and aio.get_extra_info("serial") is None
 
 
-async def test_a_write_larger_than_the_pty_buffer_is_finished_by_the_writer_callback(pty_end: PtyEnd):
+async def test_a_write_larger_than_the_pty_buffer_is_finished_by_the_writer_callback(pty_end: Pty):
     payload = bytes(range(256)) * (3 * HIGH_WATER // 256)  # far more than a pty buffers
     async with SerialTransport(SerialParams(pty_end.path)) as transport:
         aio = transport._protocol.transport  # type: ignore[union-attr]
@@ -117,7 +84,7 @@ async def test_a_write_larger_than_the_pty_buffer_is_finished_by_the_writer_call
         assert aio.get_write_buffer_size() == 0
 
 
-async def test_close_writes_what_is_still_buffered_first(pty_end: PtyEnd):
+async def test_close_writes_what_is_still_buffered_first(pty_end: Pty):
     payload = b"\x55" * (2 * HIGH_WATER)
     transport = SerialTransport(SerialParams(pty_end.path))
     await transport.open()
@@ -130,7 +97,7 @@ async def test_close_writes_what_is_still_buffered_first(pty_end: PtyEnd):
     assert not transport.is_open
 
 
-async def test_hang_up_reaches_the_receiver_once(pty_end: PtyEnd):
+async def test_hang_up_reaches_the_receiver_once(pty_end: Pty):
     lost: list[TransportError] = []
     reported = asyncio.Event()
     transport = SerialTransport(SerialParams(pty_end.path))
@@ -149,7 +116,7 @@ async def test_hang_up_reaches_the_receiver_once(pty_end: PtyEnd):
         await transport.close()
 
 
-async def test_write_to_a_hung_up_port_raises_at_once(pty_end: PtyEnd):
+async def test_write_to_a_hung_up_port_raises_at_once(pty_end: Pty):
     transport = SerialTransport(SerialParams(pty_end.path))
     await transport.open()
     try:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import json
 import os
-import tty
 from collections.abc import Iterator
 
 import pytest
 import serial
+from pty_helpers import Pty
 
 from ionpy_widgets.errors import (
     PortBusyError,
@@ -23,41 +22,6 @@ from ionpy_widgets.errors import (
 from ionpy_widgets.transport import Transport
 from ionpy_widgets.transport.address import SerialParams
 from ionpy_widgets.transport.serial import SerialTransport, list_port_names, open_error
-
-
-class Pty:
-    """A raw pty pair; ``master`` is the far end of the cable."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-
-    async def read(self, count: int, timeout: float = 2.0) -> bytes:
-        """Read exactly ``count`` bytes from the master without blocking the loop."""
-        loop = asyncio.get_running_loop()
-        data = bytearray()
-        ready = asyncio.Event()
-        loop.add_reader(self.master, ready.set)
-        try:
-            async with asyncio.timeout(timeout):
-                while len(data) < count:
-                    await ready.wait()
-                    ready.clear()
-                    with contextlib.suppress(BlockingIOError):
-                        data += os.read(self.master, count - len(data))
-        finally:
-            loop.remove_reader(self.master)
-        return bytes(data)
-
-    def hang_up(self) -> None:
-        """Pull the cable: close the master (and our slave fd), the transport sees EIO/hang-up."""
-        for name in ("master", "slave"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                os.close(fd)
-                setattr(self, name, -1)
 
 
 @pytest.fixture
