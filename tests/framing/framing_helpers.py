@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
 from ionpy_widgets.framing import FrameError
 
 
@@ -20,3 +22,14 @@ def feed_chunks(framer: Any, chunks: Iterable[bytes], now: float = 1.0) -> list[
 def kinds(results: Iterable[Any]) -> list[str]:
     """The error kind of each result, or "frame" for a decoded frame."""
     return [r.kind if isinstance(r, FrameError) else "frame" for r in results]
+
+
+def settle(framer: Any, now: float) -> list[Any]:
+    """Call poll at every deadline up to ``now``, like the link's reader does; must terminate."""
+    out: list[Any] = []
+    for _ in range(6):
+        deadline = framer.next_deadline()
+        if deadline is None or deadline > now:
+            return out
+        out += framer.poll(deadline)
+    pytest.fail("next_deadline() does not advance after poll()")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from framing_helpers import settle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,17 +112,6 @@ def bound(framer: Any) -> int:
     if isinstance(framer, DelimiterFramer):
         return framer.max_frame + len(framer.delimiter)
     return 2 * framer.max_frame
-
-
-def settle(framer: Any, now: float) -> list[Any]:
-    """Call poll at every deadline up to ``now``, like the link's reader does; must terminate."""
-    out: list[Any] = []
-    for _ in range(6):
-        deadline = framer.next_deadline()
-        if deadline is None or deadline > now:
-            return out
-        out += framer.poll(deadline)
-    pytest.fail("next_deadline() does not advance after poll()")
 
 
 def check_results(results: list[Any]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from framing_helpers import settle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,16 +62,6 @@ def wire(framer: Any, payload: bytes) -> bytes:
 def state(framer: Any) -> tuple[Any, ...]:
     return (bytes(framer._buf), bytes(framer._junk.data), framer._junk.kind, framer._covered, framer._level,
             framer._stalled, framer._last_rx, framer.next_deadline())
-
-
-def settle(framer: Any, now: float) -> list[Any]:
-    out: list[Any] = []
-    for _ in range(6):
-        deadline = framer.next_deadline()
-        if deadline is None or deadline > now:
-            return out
-        out += framer.poll(deadline)
-    pytest.fail("next_deadline() does not advance after poll()")
 
 
 @st.composite
