@@ -3,7 +3,7 @@ config dict built from the wizard's draft, the equivalent Python call and the ``
 
 The draft is what the browser collects over the five steps::
 
-    {"driver": "DPS5005", "id": "DPS5005_1", "alias": "", "icon": "🔋", "description": "",
+    {"driver": "DPS5005", "id": "DPS5005_1", "alias": "", "icon": "⚡", "description": "",
      "location": "", "auto_start": True,
      "transport": {"type": "serial", "params": {"port": "/dev/ttyUSB0", "baudrate": 9600}},
      "framing": {"type": "modbus_rtu", "params": {"slave_id": 1}}}

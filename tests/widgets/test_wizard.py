@@ -129,7 +129,7 @@ async def test_prefill_starts_at_identity_with_blueprint_defaults(lab: Lab, widg
     w = make(widgets, lab, prefill={"driver": "DPS5005",
                                     "transport": {"type": "serial", "params": {"port": "/dev/ttyUSB0"}}})
     assert w.step == 1
-    assert w.draft["id"] == "DPS5005_1" and w.draft["icon"] == "🔋" and w.draft["auto_start"] is True
+    assert w.draft["id"] == "DPS5005_1" and w.draft["icon"] == "⚡" and w.draft["auto_start"] is True
     assert w.draft["transport"] == {"type": "serial", "params": {"baudrate": 9600, "port": "/dev/ttyUSB0"}}
     assert w.draft["framing"] == {"type": "modbus_rtu", "params": {"slave_id": 1}}
     # a transport without a driver (a discovery row of unknown origin) stays on the catalogue

@@ -68,7 +68,7 @@ class DPSDriver(Driver):
 
     name = "DPS5005"
     category = Category.PSU
-    icon = "🔋"
+    icon = "⚡"
     description = ("RD Tech (Ruideng) DPS/DPH programmable buck power supply: DPS3005, DPS5005, DPH5005, "
                    "DPS5015, DPS5020, DPS8005. Modbus RTU, 9600 8N1, slave 1; COMM must be ON.")
     blueprints = (
