@@ -139,6 +139,7 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
         self.lab_stopped = False
         self.history_error: str | None = None
         self._status_notes: list[str] | None = None
+        self._status_empty: tuple[bool, ...] | None = None
         self._status_at = 0.0
         self.bridge = WidgetBridge(lab, rate_hz=rate_hz, kinds=("reading", "availability", "device_removed",
                                                                 "loop_stall"),
@@ -243,12 +244,14 @@ class LiveChart(ipywidgets.VBox):  # type: ignore[misc]
         self._frame.x = _to_dates(np.array([t1 - self.window, t1]))
 
     def _update_status(self) -> None:
-        """Point counts at most once a second; notes (pause, stall, errors) at once."""
+        """Point counts at most once a second; notes (pause, stall, errors) and a series' first or
+        last point (a line appearing or emptying) at once."""
         notes = self._notes()
         now = self.clock()
-        if notes == self._status_notes and abs(now - self._status_at) < STATUS_PERIOD:
+        empty = tuple(len(s.buffer) == 0 for s in self.series)
+        if notes == self._status_notes and empty == self._status_empty and abs(now - self._status_at) < STATUS_PERIOD:
             return
-        self._status_notes, self._status_at = notes, now
+        self._status_notes, self._status_empty, self._status_at = notes, empty, now
         parts = [f"{html.escape(s.key)}: {len(s.buffer):,} pts" for s in self.series]
         self.status.value = " · ".join(parts + notes)
 

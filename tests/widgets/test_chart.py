@@ -279,3 +279,19 @@ async def test_running_the_cell_again_replaces_the_previous_chart(lab: Lab, char
     await asyncio.sleep(0)
     assert not first.bridge.running and first.comm is None
     assert other.bridge.running and again.bridge.running and named.bridge.running
+
+
+async def test_the_status_line_shows_a_series_first_points_at_once(lab: Lab, charts: list[LiveChart]) -> None:
+    # counts are refreshed at most once a second, but a line that gets its first points says so at once
+    # (a chart whose clock stands still never reaches that second)
+    frozen = time.time()
+    chart = lab_chart(lab, "DPS5005_1.u_out", window="30s", clock=lambda: frozen)
+    charts.append(chart)
+    if len(chart.series[0].buffer) == 0:
+        assert "DPS5005_1.u_out: 0 pts" in chart.status.value
+    await wait_until(lambda: len(chart.series[0].buffer) > 0 and chart.bridge.pushes > 0, what="a push with data")
+    first = re.search(r"u_out: ([\d,]+) pts", chart.status.value)
+    assert first is not None and int(first.group(1).replace(",", "")) > 0, chart.status.value
+    count = len(chart.series[0].buffer)
+    await wait_until(lambda: len(chart.series[0].buffer) > count + 2, what="more readings")
+    assert chart.status.value.startswith(f"DPS5005_1.u_out: {first.group(1)} pts")  # the 1 s limit still holds
