@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -96,20 +97,48 @@ def span_frame(cols: SampleColumns) -> Any:
 
 
 def query_history(store: Any, device: str, entity: str, start: TimeLike = None, end: TimeLike = None, *,
-                  buckets: int | None = None) -> Any:
-    """``store``'s samples of ``device.entity`` in ``[start, end]``, decimated when ``buckets`` is given."""
+                  buckets: int | None = None, live: Callable[[str, str], bool] | None = None) -> Any:
+    """``store``'s samples of ``device.entity`` in ``[start, end]``, decimated when ``buckets`` is given.
+
+    An empty answer for a series the store has never heard of (and that ``live(device, entity)``
+    does not know either) is a typo, not "no data": it raises :class:`HistoryError` naming what
+    the recording holds."""
     from .storage import HistoryError
 
     t0, t1 = to_epoch(start, "start"), to_epoch(end, "end")
     if t0 is not None and t1 is not None and t1 < t0:
         raise HistoryError(f"end ({t1}) is before start ({t0})", hint="Swap them, or leave one out for an open end.")
-    if buckets is None:
-        return samples_frame(store.query(device, entity, t0, t1), device=device, entity=entity)
-    if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 1:
+    if buckets is not None and (not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 1):
         raise HistoryError(f"buckets must be a positive integer, got {buckets!r}",
                            hint="About the plot width in pixels, e.g. buckets=600.")
-    return buckets_frame(store.query_decimated(device, entity, t0, t1, buckets), device=device, entity=entity,
-                         buckets=buckets)
+    if buckets is None:
+        cols: Any = store.query(device, entity, t0, t1)
+    else:
+        cols = store.query_decimated(device, entity, t0, t1, buckets)
+    if len(cols) == 0:
+        _check_known(store, device, entity, live)
+    if buckets is None:
+        return samples_frame(cols, device=device, entity=entity)
+    return buckets_frame(cols, device=device, entity=entity, buckets=buckets)
+
+
+def _check_known(store: Any, device: str, entity: str, live: Callable[[str, str], bool] | None) -> None:
+    """Raise when neither the recording nor the running lab knows ``device.entity``."""
+    from .storage import HistoryError
+
+    if live is not None and live(device, entity):
+        return
+    recorded = store.entities()
+    if any(e.device == device and e.entity == entity for e in recorded):
+        return
+    where = getattr(store, "location", "this recording")
+    names = sorted({e.entity for e in recorded if e.device == device})
+    if names:
+        raise HistoryError(f"{where} has no entity {entity!r} of device {device!r}",
+                           hint=f"Recorded entities of {device}: {', '.join(names)}.")
+    devices = sorted({e.device for e in recorded})
+    raise HistoryError(f"{where} has no device {device!r}",
+                       hint=f"Recorded devices: {', '.join(devices)}." if devices else "Nothing is recorded in it yet.")
 
 
 __all__ = ["buckets_frame", "pandas", "query_history", "samples_frame", "span_frame", "to_epoch"]

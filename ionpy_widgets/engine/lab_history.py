@@ -54,6 +54,8 @@ class HistoryMixin:
     def _init_history(self) -> None:
         self.history_recorder = None
         self._active_runs = []
+        #: Where this lab recorded last (kept after it stops, for the error that points there).
+        self._last_recording: str | None = None
 
     # --- recording --------------------------------------------------------------------------
     async def record(self, path: str | Path, *, flush_interval: float = 0.25, batch_size: int = 50_000) -> Recorder:
@@ -80,6 +82,7 @@ class HistoryMixin:
         """Commit everything recorded so far and close the file (no-op when not recording)."""
         recorder, self.history_recorder = self.history_recorder, None
         if recorder is not None:
+            self._last_recording = recorder.store.location
             await recorder.stop()
 
     def _describe_device(self, device_id: str) -> list[EntityInfo]:
@@ -94,6 +97,10 @@ class HistoryMixin:
 
     def _store_or_raise(self) -> Any:
         if self.history_recorder is None:
+            if self._last_recording is not None:  # stopped (or stop_recording): the file is still there
+                raise NotRecordingError(f"this lab no longer records; its history is in {self._last_recording}",
+                                        hint=f"Read it offline with `ionpy_widgets.open_run({self._last_recording!r})`"
+                                             f" (its .history(device, entity)), or start a lab that records.")
             raise NotRecordingError("this lab is not recording, so it has no history")
         return self.history_recorder.store
 
@@ -104,7 +111,8 @@ class HistoryMixin:
         ISO strings; ``None``: open end) as a DataFrame ``timestamp`` (UTC), ``value``, ``unit``,
         ``quality`` (unit also in ``df.attrs["unit"]``). With ``buckets``: one row per time bucket
         with ``min``, ``max``, ``mean``, ``count``. Committed data only (at most ~0.25 s behind)."""
-        return query_history(self._store_or_raise(), device, entity, start, end, buckets=buckets)
+        return query_history(self._store_or_raise(), device, entity, start, end, buckets=buckets,
+                             live=self._live_entity)
 
     async def history_async(self, device: str, entity: str, start: TimeLike = None, end: TimeLike = None, *,
                             buckets: int | None = None) -> Any:
@@ -113,7 +121,11 @@ class HistoryMixin:
         assert self.history_recorder is not None
         await self.history_recorder.flush()
         return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: query_history(store, device, entity, start, end, buckets=buckets))
+            None, lambda: query_history(store, device, entity, start, end, buckets=buckets, live=self._live_entity))
+
+    def _live_entity(self, device: str, entity: str) -> bool:
+        """Whether the running lab has ``device.entity`` (its entities may not be in the file yet)."""
+        return any(info.entity == entity for info in self._describe_device(device))
 
     # --- runs -------------------------------------------------------------------------------
     def run(self, name: str, *, notes: str = "", path: str | Path | None = None, start: float | None = None) -> Run:
