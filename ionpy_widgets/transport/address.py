@@ -151,6 +151,11 @@ class HidParams:
     path: str | None = None
     report_size: int = 64
     read_timeout_ms: int = 100
+    #: HID-to-UART bridge whose reports carry a byte stream (``cp2110``, ``d09a``, ``auto`` = by USB id);
+    #: None = plain HID reports. See :mod:`ionpy_widgets.transport.hid_uart`.
+    uart: str | None = None
+    #: UART line rate the bridge is configured to (CP2110 only; 8N1).
+    baudrate: int = 9600
 
     def __post_init__(self) -> None:
         _set(self, "vendor_id", _usb_id("vendor_id", self.vendor_id))
@@ -173,6 +178,21 @@ class HidParams:
         if timeout <= 0:
             raise _fail("read_timeout_ms", f"must be positive, got {timeout}", hint)
         _set(self, "read_timeout_ms", timeout)
+        if self.uart is not None:
+            hint = "uart: cp2110 (UNI-T UT-D09 cable), d09a (UNI-T D-09A cable), auto, or leave it out for plain HID."
+            uart = str(self.uart).strip().lower().replace("-", "")
+            if uart not in HID_UARTS:
+                raise _fail("uart", f"{self.uart!r} is not a known HID-UART bridge", hint)
+            _set(self, "uart", uart)
+        hint = "A UART baud rate between 300 and 1000000, e.g. 9600 (UNI-T meters)."
+        baud = _int("baudrate", self.baudrate, hint)
+        if not 300 <= baud <= 1_000_000:
+            raise _fail("baudrate", f"{baud} is outside 300..1000000", hint)
+        _set(self, "baudrate", baud)
+
+
+#: HID-UART bridges :class:`HidParams` ``uart`` may name.
+HID_UARTS = ("cp2110", "d09a", "auto")
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,16 @@ class HidTransport(TransportBase):
         self._reading = False
         self._lost = False
 
+    @classmethod
+    def from_params(cls, params: HidParams) -> HidTransport:
+        """The transport for ``params``: a UART byte stream when ``params.uart`` names a bridge
+        (:class:`~ionpy_widgets.transport.hid_uart.HidUartTransport`), raw reports otherwise."""
+        if params.uart is None:
+            return cls(params)
+        from .hid_uart import HidUartTransport
+
+        return HidUartTransport(params)
+
     @property
     def _name(self) -> str:
         p = self.params
