@@ -34,6 +34,9 @@ async def _run_lab(config: Path, as_json: bool, duration: float | None, record: 
     from ..engine.lab import Lab
 
     lab = await Lab.start(config, record=record)
+    if not lab.devices:  # a silent run that polls nothing looks like a hang
+        _warn(f"{config} has no devices, so there is nothing to poll",
+              "Add entries under `devices:` (`ionpy info` lists the drivers).", as_json)
     recorder = lab.history_recorder
     if recorder is not None:  # one run spanning the whole recording (ionpy_widgets.open_run(PATH))
         await lab.run(config.stem, notes=f"ionpy run {config.name}", start=recorder.started_at).begin()
@@ -61,6 +64,13 @@ async def _run_lab(config: Path, as_json: bool, duration: float | None, record: 
         if recorder is not None:
             _print_recording(recorder.stats(), sum(lab.bus.published.values()), as_json)
     return EXIT_OK
+
+
+def _warn(message: str, hint: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({"warning": {"code": "no_devices", "message": message, "hint": hint}}, sys.stderr)
+    else:
+        print(f"warning: {message}\n  hint: {hint}", file=sys.stderr, flush=True)
 
 
 def _print_recording(stats: dict[str, Any], published_events: int, as_json: bool) -> None:

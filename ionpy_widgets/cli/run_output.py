@@ -60,9 +60,15 @@ def print_system(event: Any, as_json: bool) -> None:
         return
     payload = event.payload
     if str(event.kind) == "availability":
-        state = "available" if payload.get("available") else "unavailable"
-        reason = payload.get("reason") or payload.get("state") or ""
-        line = f"{event.device} is {state}" + (f": {reason}" if reason and state == "unavailable" else "")
+        if payload.get("available"):
+            downtime = payload.get("downtime")
+            line = f"{event.device} is available" + (
+                f" again after {downtime:.1f} s" if payload.get("recovered") and downtime is not None else "")
+        else:
+            reason = payload.get("reason") or payload.get("state") or ""
+            hint = (payload.get("error") or {}).get("hint")  # e.g. the ports that exist, the dialout group
+            line = f"{event.device} is unavailable" + (f": {reason}" if reason else "") + (
+                f" (hint: {hint})" if hint else "")
     else:
         error = payload.get("error") or {}
         line = f"{event.device} error [{error.get('code', '?')}]: {error.get('message', '')}"
