@@ -67,6 +67,10 @@ def _simulate(args: argparse.Namespace) -> int:
         sim = make_simulator(args.family, **_sim_options(args))
     except TypeError as exc:
         raise CliError(str(exc), hint=f"Leave that flag out for {args.family}.") from None
+    if getattr(sim, "hid_only", False):
+        raise CliError(f"the {args.family} simulator is a USB HID device: it cannot be served on a pty or a socket",
+                       hint="Use it in-process: transport `virtual` with `simulator: " + args.family.lower() + "`, or "
+                            "ionpy_widgets.testing.ut61e_hid.SimulatedUt61eHid for the real HID transport.")
     return asyncio.run(_serve(sim, args, tcp))
 
 

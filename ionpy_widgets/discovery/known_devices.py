@@ -49,7 +49,7 @@ _CH340_HINTS = (
     _h(_DPS, 0.4, "DPS5005 (RD Tech USB board) or Riden RD60xx: both use a WCH CH340/CH341 bridge"),
     _h("RD60xx", 0.4, "Riden RD60xx power supplies have a CH340 USB port"),
 )
-_UT61_HINT = _h("UT61E+", 0.8, "UNI-T UT61E+/B+/D+ and UT161 meters (HID cable)")
+_UT61_HINT = _h("UT61E_PLUS", 0.8, "UNI-T UT61E+/B+/D+ and UT161 meters (UT-D09 / D-09A HID cable)")
 
 #: The USB table (protocols.md §9). ``pid=None`` rows match any product of the vendor. The raw rows'
 #: hints say ``installed=False``; :func:`match_usb` returns them marked against the registry.

@@ -22,6 +22,7 @@ GROUP = "ionpy_widgets.drivers"
 BUILTIN: dict[str, str] = {
     "DPS5005": "ionpy_widgets.instruments.rdtech_dps.driver:DPSDriver",
     "SCPI_PSU": "ionpy_widgets.instruments.scpi_psu.driver:ScpiPsuDriver",
+    "UT61E_PLUS": "ionpy_widgets.instruments.uni_t_ut61e.driver:Ut61ePlusDriver",
     "V01_Battery": "ionpy_widgets.instruments.virtual_battery.driver:VirtualBatteryDriver",
 }
 

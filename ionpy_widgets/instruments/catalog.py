@@ -21,6 +21,7 @@ from .simhost import Simulator
 SIMULATORS: dict[str, str] = {
     "dps5005": "rdtech_dps.sim:DpsSimulator",
     "scpi_psu": "scpi_psu.sim:ScpiPsuSimulator",
+    "ut61e_plus": "uni_t_ut61e.sim:Ut61ePlusSimulator",
 }
 
 _PACKAGE = __name__.rpartition(".")[0]

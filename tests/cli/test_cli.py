@@ -106,7 +106,9 @@ def test_info_json_lists_drivers_transports_and_simulators() -> None:
     transports = {t["name"]: t for t in data["transports"]}
     assert transports["serial"]["available"] is True
     assert all(t["available"] or t["reason"] for t in transports.values())
-    assert {s["name"] for s in data["simulators"]} == {"dps5005", "scpi_psu"}
+    assert {s["name"] for s in data["simulators"]} == {"dps5005", "scpi_psu", "ut61e_plus"}
+    meter = drivers["UT61E_PLUS"]
+    assert meter["category"] == "meter" and meter["description"]
 
 
 def test_info_text(capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,6 +242,12 @@ def test_simulate_refuses_non_loopback_addresses(address: str, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "127.0.0.0/8" in err or "127.0.0.1" in err
     assert "hint:" in err
+
+
+def test_simulate_refuses_the_hid_meter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "ut61e_plus", "--serial"]) == 2
+    err = capsys.readouterr().err
+    assert "USB HID device" in err and "virtual" in err and "SimulatedUt61eHid" in err
 
 
 def test_simulate_unknown_family_and_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,8 +24,9 @@ async def test_known_meter_cables_are_recognised() -> None:
     assert cp2110.path == "fake-hidraw0" and cp2110.serial_number == "0001A2B3"
     assert cp2110.product == "CP2110 HID USB-to-UART Bridge" and cp2110.usage_page == 0xFF00
     assert cp2110.known is not None and cp2110.known.chip == "CP2110 HID-UART"
-    assert cp2110.hints[0].driver == "UT61E+" and "UT61E+" in cp2110.hints[0].reason
-    assert d09a.known is not None and "D-09A" in d09a.known.chip and d09a.hints[0].driver == "UT61E+"
+    assert cp2110.hints[0].driver == "UT61E_PLUS" and "UT61E+" in cp2110.hints[0].reason
+    assert cp2110.hints[0].installed is True  # the driver is in the registry
+    assert d09a.known is not None and "D-09A" in d09a.known.chip and d09a.hints[0].driver == "UT61E_PLUS"
     assert other.known is None and other.hints == []
     assert cp2110.permission_hint == ""  # Windows needs nothing
     json.dumps(result.to_dict())
