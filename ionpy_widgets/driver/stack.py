@@ -18,6 +18,7 @@ transport options>}``: the named in-process simulator from the instrument catalo
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -158,6 +159,20 @@ def _framer(ftype: str, fparams: dict[str, Any], baudrate: Any) -> tuple[Framer,
     return framer, dict(leftover)
 
 
+def _check_leftover(cls: type[Driver], ftype: str, framer: Framer, leftover: Mapping[str, Any]) -> None:
+    """A framing param neither the framer nor the driver takes is a typo (``slave`` for ``slave_id``):
+    refuse it instead of passing it on unread. Drivers that declare no ``option_keys`` are not checked."""
+    if not cls.option_keys:
+        return
+    for key in leftover:
+        if key not in cls.option_keys:
+            own = [name for name, p in inspect.signature(type(framer)).parameters.items()
+                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            raise ConfigValidationError(f"unknown parameter {key!r} for {ftype} framing with driver {cls.name}",
+                                        path=f"framing.params.{key}",
+                                        hint=f"Valid keys: {', '.join([*cls.option_keys, *own])}.")
+
+
 def build_stack(
     driver: str | type[Driver],
     *,
@@ -210,6 +225,7 @@ def build_stack(
             if blueprint is not None and blueprint.framing == ftype:
                 fparams = {**blueprint.framing_params, **fparams}
         framer, leftover = _framer(ftype, fparams, tparams.get("baudrate"))
+        _check_leftover(cls, ftype, framer, leftover)
     except Exception as exc:
         raise _fail(SpawnStage.FRAMING, device_id, exc, "building the framer") from exc
     # --- link + driver --------------------------------------------------------------------
