@@ -135,7 +135,10 @@ class EntityDescription:
                                  hint=f"Give a number in {self.unit or 'the entity unit'}.") from None
         number = float(value)
         if not math.isfinite(number):
-            raise LimitError(f"{self.label} must be a finite number, got {value!r}", entity=self.key)
+            bounded = self.min is not None and self.max is not None
+            rng = f" between {_fmt(self.min)} and {_fmt(self.max)}" if bounded else ""
+            raise LimitError(f"{self.label} must be a finite number, got {value!r}", entity=self.key,
+                             hint=f"Give a finite number{rng} in {self.unit or 'the entity unit'} (not NaN or inf).")
         lo, hi = self.min, self.max
         if (lo is not None and number < lo) or (hi is not None and number > hi):
             rng = f"{_fmt(lo)} … {_fmt(hi)} {self.unit}".strip()
