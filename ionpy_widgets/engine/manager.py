@@ -183,7 +183,15 @@ class DeviceManager:
     # --- actions ----------------------------------------------------------------------------
     async def write(self, device_id: str, key: str, value: Any, *, source: str = "code") -> Any:
         """Validated write through ``driver.write`` (nothing is sent for an invalid value)."""
-        return await self.get(device_id).write(key, value, source=source)
+        try:
+            return await self.get(device_id).write(key, value, source=source)
+        except DeviceUnavailableError as exc:
+            if not self._stopped:
+                raise
+            # a handle kept from a lab that stopped (or that a newer Lab.start for the same file replaced)
+            raise DeviceUnavailableError(f"device {device_id}'s lab is stopped", device=device_id, state="stopped",
+                                         hint="Use the lab from your newest `lab = await Lab.start(...)` "
+                                              "(re-running the setup cell stops the previous lab).") from exc
 
     async def poll_now(self, device_id: str, timeout: float | None = None) -> dict[str, Any]:
         return await self.get(device_id).poll_now(timeout)

@@ -48,8 +48,7 @@ class WriteMixin:
             elif state == "error" and self.last_error is not None:
                 hint = self.last_error.hint or "Fix the device configuration."
             elif state == "stopped":  # nothing reconnects a stopped device: waiting would hang
-                hint = (f"Nothing polls {self.id} now: `await lab.start_device({self.id!r})` starts it again "
-                        f"(after `lab.stop()`, start a new lab with `lab = await Lab.start(...)`).")
+                hint = f"Nothing polls {self.id} now: `await lab.start_device({self.id!r})` starts it again."
             else:
                 reason = f" ({self.last_error.message})" if self.last_error is not None else ""
                 hint = f"The engine keeps reconnecting{reason}; `await lab.wait_online({self.id!r})` waits for it."

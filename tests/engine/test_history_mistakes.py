@@ -92,7 +92,7 @@ async def test_after_stop_history_points_at_the_file_and_a_write_promises_no_rec
     requests = pty.sim.requests
     with pytest.raises(DeviceUnavailableError) as unavailable:
         await lab["DPS"].write("u_set", 1.0)
-    assert "reconnect" not in unavailable.value.hint and "start_device('DPS')" in unavailable.value.hint
+    assert "reconnect" not in unavailable.value.hint and "newest `lab = await Lab.start" in unavailable.value.hint
     assert pty.sim.requests == requests  # no byte sent
     with ion.open_run(path) as run:
         assert len(run.history("DPS", "u_out")) > 0
@@ -104,3 +104,27 @@ async def test_a_lab_that_never_recorded_keeps_the_record_hint() -> None:
     with pytest.raises(NotRecordingError) as err:
         lab.history("DPS", "u_out")
     assert "record=" in err.value.hint
+
+
+async def test_a_handle_from_a_replaced_lab_and_a_stopped_device_say_what_to_do(pty: PtyServer, tmp_path: Path) -> None:
+    config = tmp_path / "lab.yaml"
+    config.write_text(f"devices:\n  - id: DPS\n    driver: DPS5005\n    poll_interval: 0.05\n"
+                      f"    transport: {{type: serial, params: {{port: {pty.path}}}}}\n")
+    old = await Lab.start(config, settings=FAST)
+    handle = old["DPS"]
+    lab = await Lab.start(config, settings=FAST)  # the setup cell run again: the old lab stops
+    try:
+        assert not old.running
+        with pytest.raises(DeviceUnavailableError) as err:
+            await handle.write("u_set", 1.0)
+        assert "lab is stopped" in err.value.message and "Lab.start" in err.value.hint
+        await lab.wait_online(timeout=3)
+        await lab.stop_device("DPS")  # stopped in a running lab: start_device brings it back
+        with pytest.raises(DeviceUnavailableError) as err:
+            await lab["DPS"].write("u_set", 1.0)
+        assert err.value.hint == "Nothing polls DPS now: `await lab.start_device('DPS')` starts it again."
+        await lab.start_device("DPS")
+        await lab.wait_online(timeout=3)
+        assert await lab["DPS"].write("u_set", 1.0) == 1.0
+    finally:
+        await lab.stop()
