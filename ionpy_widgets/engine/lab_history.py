@@ -21,6 +21,7 @@ import importlib.metadata
 import logging
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from .atomic import StorageError
 from .history import TimeLike, query_history
 from .recorder import Recorder
 from .runs import RunRecord
-from .storage import EntityInfo, HistoryError, NotRecordingError, RunInfo, open_store
+from .storage import EntityInfo, HistoryError, HistoryStore, NotRecordingError, RunInfo, open_store
 
 if TYPE_CHECKING:
     from .bus import EventBus
@@ -215,9 +216,9 @@ class Run(RunRecord):
             info.name, started, notes=info.notes, config=snapshot["config"], drivers=snapshot["drivers"],
             identities=snapshot["identities"]))
         self._recorder = recorder
-        super().__init__(open_store(recorder.store.location, create=False),
+        super().__init__(_shared_reader(recorder.store.location),
                          RunInfo(run_id, info.name, started, None, info.notes, "running", snapshot["config"],
-                                 snapshot["drivers"], snapshot["identities"]), owns_store=True)
+                                 snapshot["drivers"], snapshot["identities"]))
         self._begun = True
         lab._active_runs.append(self)
         log.info("run %s (#%d) began, recording to %s", info.name, run_id, recorder.store.location)
@@ -281,6 +282,22 @@ def declared_recording(config: LabConfig) -> Path | None:
         raise StorageError(f"history.path in {where}: {target} is a folder, not a file", path=str(target),
                            field="history.path", hint=f"Name a file in it, e.g. `path: {target.name}/history.sqlite`.")
     return target
+
+
+#: One reading store per recording file for every run object of this process (a sweep that keeps
+#: hundreds of runs must not keep hundreds of SQLite connections, ~4 descriptors each). Keyed by path
+#: and inode, so a file deleted and recorded anew gets a new store; dropped with the last run using it.
+_READERS: weakref.WeakValueDictionary[tuple[str, int, int], HistoryStore] = weakref.WeakValueDictionary()
+
+
+def _shared_reader(location: str | Path) -> HistoryStore:
+    path = _resolve(location)
+    stat = path.stat()
+    key = (str(path), stat.st_dev, stat.st_ino)
+    store = _READERS.get(key)
+    if store is None:
+        store = _READERS[key] = open_store(path, create=False)
+    return store
 
 
 def _resolve(path: str | Path) -> Path:
