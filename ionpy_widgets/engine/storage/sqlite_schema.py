@@ -64,6 +64,9 @@ TABLES = frozenset({"meta", "units", "entities", "events", "runs"})
 def connect(path: Path, *, create: bool, busy_timeout: float = 5.0) -> sqlite3.Connection:
     """A connection to the history file ``path`` in WAL mode; ``create`` makes the file and tables
     when missing, otherwise the file must exist and be an ionpy recording."""
+    if path.is_dir():  # sqlite3 would only say "unable to open database file"
+        raise StorageError(f"{path} is a folder, not a recording file", path=str(path),
+                           hint=f"Name a file in it, e.g. {path / 'history.sqlite'}.")
     if not create and not path.is_file():
         raise StorageError(f"no recording at {path}", path=str(path),
                            hint="Check the path; `ionpy run CONFIG --record PATH` or `lab.run(...)` create one.")
