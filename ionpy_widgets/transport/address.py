@@ -47,7 +47,10 @@ class SerialParams:
     exclusive: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.port, str) or not self.port.strip():
+        if not isinstance(self.port, str):
+            raise _fail("port", f"expected a device path, got {self.port!r}",
+                        "Give the device path as text, e.g. /dev/ttyUSB0, /dev/serial/by-id/... or COM3.")
+        if not self.port.strip():
             raise _fail("port", "the serial port is empty",
                         "Give the device path, e.g. /dev/ttyUSB0, /dev/serial/by-id/... or COM3.")
         rates = ", ".join(map(str, COMMON_BAUDRATES))
