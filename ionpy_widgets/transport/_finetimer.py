@@ -53,6 +53,8 @@ class FineTimer:
     One sleeper at a time (the link's requests take turns). Close it on the loop it was used on.
     """
 
+    fd = -1  # until timerfd_create succeeds: __del__ of a timer whose creation failed closes nothing
+
     def __init__(self, libc: ctypes.CDLL) -> None:
         fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
         if fd < 0:

@@ -58,3 +58,14 @@ async def test_close_is_idempotent_and_releases_the_descriptor(timer):
     assert timer.fd == -1
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+def test_a_failed_timerfd_create_gives_none_and_leaves_nothing_to_clean_up(monkeypatch):
+    from ionpy_widgets.transport import _finetimer
+
+    class NoTimerfd:  # timerfd_create fails, e.g. EMFILE: too many descriptors open
+        def timerfd_create(self, clock: int, flags: int) -> int:
+            return -1
+
+    monkeypatch.setattr(_finetimer, "_libc", NoTimerfd)
+    assert fine_timer() is None  # and its half-made FineTimer is collected without an error in __del__
