@@ -187,7 +187,7 @@ class Ut61ePlusSimulator(Simulator):
 
     # --- Simulator API ------------------------------------------------------------------------
     def make_framer(self) -> Framer:
-        return LengthPrefixedFramer(header=b"\xab\xcd", length_size=1, checksum="sum16_be")
+        return LengthPrefixedFramer(**p.FRAMING_PARAMS)  # the framing the driver declares
 
     def session(self) -> SimSession:
         return _MeterSession(self)
