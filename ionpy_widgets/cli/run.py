@@ -39,7 +39,11 @@ async def _run_lab(config: Path, as_json: bool, duration: float | None, record: 
               "Add entries under `devices:` (`ionpy info` lists the drivers).", as_json)
     recorder = lab.history_recorder
     if recorder is not None:  # one run spanning the whole recording (ionpy_widgets.open_run(PATH))
-        await lab.run(config.stem, notes=f"ionpy run {config.name}", start=recorder.started_at).begin()
+        try:
+            await lab.run(config.stem, notes=f"ionpy run {config.name}", start=recorder.started_at).begin()
+        except BaseException:  # the devices are polling already: stop them before the error is printed
+            await lab.stop()
+            raise
     sub = lab.subscribe(kinds=["reading", "availability", "device_error", "alarm"], name="ionpy-run")
 
     def entities(device: str) -> Any:
