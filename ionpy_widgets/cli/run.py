@@ -91,7 +91,7 @@ def _print_recording(stats: dict[str, Any], published_events: int, as_json: bool
           + (f" (error: {summary['error']})" if summary["error"] else ""), file=sys.stderr, flush=True)
 
 
-# --- parser and entry point ----------------------------------------------------------------------
+# --- parser ----------------------------------------------------------------------------------------
 
 
 def add_parser(sub: Any) -> None:

@@ -34,9 +34,6 @@ def parse_loopback(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-# --- info ----------------------------------------------------------------------------------------
-
-
 def _sim_options(args: argparse.Namespace) -> dict[str, Any]:
     from ..instruments.catalog import simulator_options
 
