@@ -9,10 +9,12 @@ finished, and print "exit <pid>" once that writer is dead. One interpreter start
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -49,3 +51,32 @@ class KillRig:
         self.proc.stdin.close()
         self.proc.wait(timeout=10)
         self.proc.stdout.close()
+
+
+def kill_versions(rig: KillRig, rng: random.Random, version_of: Callable[[], int | None], *, what: str,
+                  writes: int = 1000, kills: int = 60, limit: float = 60.0,
+                  check: Callable[[int | None], None] | None = None) -> tuple[int | None, int]:
+    """Kill writers at random moments until at least ``writes`` versions were written over at least
+    ``kills`` kills. After each kill the file (``version_of()``) must hold version k or k + 1, where k
+    is the last version the child reported (k + 1: replaced but killed before it could report);
+    ``check(found)`` adds per-kill checks. Returns the last version found and the writes counted.
+    Closes the rig."""
+    current: int | None = None
+    written = killed = 0
+    started = time.monotonic()
+    try:
+        while written < writes or killed < kills:
+            assert time.monotonic() - started < limit, f"too slow: {written} {what} in {killed} kills"
+            start_n = 0 if current is None else current + 1
+            reported = rig.round(start_n, rng.uniform(0.0, 0.02))
+            written += len(reported)
+            killed += 1
+            allowed = {reported[-1], reported[-1] + 1} if reported else {current, start_n}
+            found = version_of()
+            assert found in allowed, f"kill {killed}: the file holds version {found}, expected one of {allowed}"
+            if check is not None:
+                check(found)
+            current = found
+    finally:
+        rig.close()
+    return current, written

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kill_harness import KillRig
+from kill_harness import KillRig, kill_versions
 from ruamel.yaml import YAML
 
 from ionpy_widgets.engine.atomic import (
@@ -190,26 +190,13 @@ def test_sigkill_during_1000_writes_leaves_old_or_new(fast_dir: Path) -> None:
     the last version the child reported (k + 1: replaced but killed before it could report)."""
     target = fast_dir / "bench.yaml"
     yaml = YAML(typ="safe")
-    rng = random.Random(1234)
-    rig = KillRig(ZYGOTE, target)
-    current: int | None = None
-    writes = kills = 0
-    started = time.monotonic()
-    try:
-        while writes < 1000 or kills < 60:
-            assert time.monotonic() - started < 60, f"too slow: {writes} writes in {kills} kills"
-            start_n = 0 if current is None else current + 1
-            reported = rig.round(start_n, rng.uniform(0.0, 0.02))
-            writes += len(reported)
-            kills += 1
-            allowed = {reported[-1], reported[-1] + 1} if reported else {current, start_n}
-            found = _version_of(target, yaml)
-            assert found in allowed, f"kill {kills}: file holds version {found}, expected one of {allowed}"
-            bak = _version_of(backup_path(target))
-            assert bak is None or (found is not None and bak <= found)  # == when killed between backup and replace
-            current = found
-    finally:
-        rig.close()
+
+    def backup_not_newer(found: int | None) -> None:
+        bak = _version_of(backup_path(target))
+        assert bak is None or (found is not None and bak <= found)  # == when killed between backup and replace
+
+    _, writes = kill_versions(KillRig(ZYGOTE, target), random.Random(1234), lambda: _version_of(target, yaml),
+                              what="writes", check=backup_not_newer)
     assert writes >= 1000
     for tmp in _leftover_temps(fast_dir, target):  # killed writers may leave temp files, never a torn target
         tmp.unlink()

@@ -7,12 +7,11 @@ import json
 import os
 import random
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kill_harness import KillRig
+from kill_harness import KillRig, kill_versions
 
 from ionpy_widgets.driver.entity import Access, EntityDescription, Kind, Role, entity_table
 from ionpy_widgets.engine.atomic import backup_path
@@ -248,24 +247,8 @@ def _state_version(path: Path) -> int | None:
 @pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
 def test_sigkill_during_1000_state_saves(fast_dir: Path) -> None:
     path = fast_dir / "device_state.json"
-    rng = random.Random(99)
-    rig = KillRig(ZYGOTE, path)
-    current: int | None = None
-    writes = kills = 0
-    started = time.monotonic()
-    try:
-        while writes < 1000 or kills < 60:
-            assert time.monotonic() - started < 60, f"too slow: {writes} saves in {kills} kills"
-            start_n = 0 if current is None else current + 1
-            reported = rig.round(start_n, rng.uniform(0.0, 0.02))
-            writes += len(reported)
-            kills += 1
-            allowed = {reported[-1], reported[-1] + 1} if reported else {current, start_n}
-            found = _state_version(path)
-            assert found in allowed, f"kill {kills}: state holds {found}, expected one of {allowed}"
-            current = found
-    finally:
-        rig.close()
+    current, writes = kill_versions(KillRig(ZYGOTE, path), random.Random(99), lambda: _state_version(path),
+                                    what="saves")
     assert writes >= 1000
     restarted = StateManager(path)
     assert restarted.warnings_list == []
